@@ -1,0 +1,13 @@
+/**
+ * The vitest projects of the workspace. vitest 5 no longer reads a workspace file by itself:
+ * `vitest.config.ts` imports this list as `test.projects`.
+ */
+export default [
+  {
+    test: {
+      name: "core",
+      root: "./packages/core",
+      include: ["test/**/*.test.ts"]
+    }
+  }
+]
