@@ -1,0 +1,250 @@
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
+import type { ActorContext, ActorRef, AskOptions } from "../Actor.ts"
+import { AskTimeout, NoReply } from "../Actor.ts"
+import type * as DeadLetter from "../DeadLetter.ts"
+import { DeadLetters } from "../DeadLetter.ts"
+import type { Address, Envelope } from "../Envelope.ts"
+import type { Mailbox, Overflow } from "../Mailbox.ts"
+import * as Mailboxes from "../Mailbox.ts"
+import { DeliveryError, Registry, type Recipient } from "../Registry.ts"
+import * as envelope from "./envelope.ts"
+import * as mailbox from "./mailbox.ts"
+
+/** @internal */
+export const TypeId = "~handoffkit/ActorRef" as const
+
+/** @internal */
+export interface ActorRefImpl<In, Reply> extends ActorRef<In, Reply> {
+  readonly deliver: (envelope: Envelope<In>) => Effect.Effect<void, DeliveryError>
+  readonly registry: Registry["Service"]
+  fiber: Fiber.Fiber<void, unknown> | undefined
+}
+
+const RefProto = {
+  [TypeId]: TypeId,
+  toString(this: ActorRef<unknown, unknown>) {
+    return `ActorRef(${this.address})`
+  },
+  toJSON(this: ActorRef<unknown, unknown>) {
+    return { _id: "ActorRef", address: this.address }
+  }
+}
+
+/** @internal */
+export const impl = <In, Reply>(ref: ActorRef<In, Reply>) => ref as ActorRefImpl<In, Reply>
+
+const toDeliveryError = (error: Mailboxes.MailboxClosed | Mailboxes.MailboxFull) =>
+  new DeliveryError({ address: error.address, reason: error.message })
+
+/** @internal */
+export const deliverToMailbox =
+  <In>(target: Mailbox<Envelope<In>>) =>
+  (env: Envelope<In>): Effect.Effect<void, DeliveryError> =>
+    Effect.mapError(mailbox.offer(target, env), toDeliveryError)
+
+// A reply slot is a recipient registered for one ask. `fail` lets the runtime end an ask early (no reply will
+// come) instead of leaving the asker to its timeout.
+interface ReplySlot extends Recipient {
+  readonly fail: (error: NoReply) => void
+}
+const isReplySlot = (recipient: Recipient | undefined): recipient is ReplySlot =>
+  recipient !== undefined && "fail" in recipient
+
+/** Sends `payload` from `from` (stamped here, never taken from the caller). @internal */
+export const sendFrom = <In>(
+  from: Address,
+  causationId: string | undefined,
+  to: ActorRef<In, any>,
+  payload: In,
+  correlationId: string | undefined
+): Effect.Effect<void, DeliveryError> =>
+  Effect.withFiber((fiber) => {
+    const ref = impl(to)
+    const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    return ref.deliver(envelope.make(from, ref.address, payload, sentAt, causationId, correlationId))
+  })
+
+/** @internal */
+export const askFrom = <In, Reply>(
+  from: Address,
+  causationId: string | undefined,
+  to: ActorRef<In, Reply>,
+  payload: In,
+  options: AskOptions | undefined
+): Effect.Effect<Reply, AskTimeout | NoReply | DeliveryError> =>
+  Effect.withFiber((fiber) => {
+    const ref = impl(to)
+    const registry = ref.registry
+    const correlationId = envelope.nextId()
+    const replyAddress = `${ref.address}/reply/${correlationId}`
+    const deferred = Deferred.makeUnsafe<Reply, NoReply>()
+    const slot: ReplySlot = {
+      address: replyAddress,
+      deliver: (reply) => Effect.sync(() => void Deferred.doneUnsafe(deferred, Exit.succeed(reply.payload))),
+      fail: (error) => void Deferred.doneUnsafe(deferred, Exit.fail(error))
+    }
+    const timeout = Duration.fromInputUnsafe(options?.timeout ?? "30 seconds")
+    const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId, replyAddress)
+    return Effect.acquireUseRelease(
+      Effect.orDie(registry.register(slot)),
+      () =>
+        Effect.andThen(
+          ref.deliver(env),
+          Deferred.await(deferred).pipe(
+            Effect.timeoutOrElse({
+              duration: timeout,
+              orElse: () =>
+                Effect.fail(
+                  new AskTimeout({
+                    address: ref.address,
+                    messageId: env.id,
+                    millis: Duration.toMillis(timeout)
+                  })
+                )
+            })
+          )
+        ),
+      (unregister) => unregister
+    )
+  })
+
+/** @internal */
+export interface Spawn<In, Reply, E, R> {
+  readonly name: Address
+  readonly capacity: number | undefined
+  readonly overflow: Overflow | undefined
+  readonly receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
+}
+
+/** @internal */
+export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
+  Effect.gen(function* () {
+    const registry = yield* Registry
+    const scope = yield* Scope.Scope
+    const inbox = yield* Mailboxes.make<Envelope<In>>({
+      capacity: spawn.capacity ?? 1024,
+      overflow: spawn.overflow,
+      address: spawn.name
+    })
+    const sink = yield* DeadLetters
+    const ref: ActorRefImpl<In, Reply> = Object.create(RefProto)
+    Object.assign(ref, { address: spawn.name, deliver: deliverToMailbox(inbox), registry, fiber: undefined })
+    const unregister = yield* registry.register({ address: spawn.name, deliver: ref.deliver as any })
+    const fiber = yield* runLoop(ref, inbox, sink, spawn.receive).pipe(
+      Effect.onExit(() =>
+        Effect.andThen(
+          Effect.sync(() => stopMailbox(inbox, sink, registry)),
+          unregister
+        )
+      ),
+      Effect.forkIn(scope, { startImmediately: true })
+    )
+    ref.fiber = fiber as Fiber.Fiber<void, unknown>
+    return ref as ActorRef<In, Reply>
+  })
+
+// Dead-letter what is left and tell every asker among them that no reply is coming.
+const stopMailbox = <In>(
+  inbox: Mailbox<Envelope<In>>,
+  sink: DeadLetter.Sink,
+  registry: Registry["Service"]
+) => {
+  mailbox.closeUnsafe(inbox, "actor stopped")
+  for (
+    let message = mailbox.pollUnsafe(inbox);
+    message !== mailbox.Empty;
+    message = mailbox.pollUnsafe(inbox)
+  ) {
+    sink.publish({ mailbox: inbox.address, message, reason: "stopped" })
+    failAsker(registry, message, "the actor stopped before handling it")
+  }
+}
+
+const failAsker = (registry: Registry["Service"], message: Envelope<unknown>, why: string) => {
+  if (message.replyTo === undefined) return
+  const slot = registry.lookupUnsafe(message.replyTo)
+  if (isReplySlot(slot)) slot.fail(new NoReply({ address: message.to, messageId: message.id, reason: why }))
+}
+
+const runLoop = <In, Reply, E, R>(
+  ref: ActorRefImpl<In, Reply>,
+  inbox: Mailbox<Envelope<In>>,
+  sink: DeadLetter.Sink,
+  receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
+): Effect.Effect<void, E, R> => {
+  // The message in hand, and whether its handler has started. Touched only by this actor's fiber.
+  let current: Envelope<In> | undefined
+  let started = false
+  let replied = false
+  const context: ActorContext<In, Reply> = {
+    self: ref,
+    get message() {
+      return current!
+    },
+    send: (to, payload, options) => sendFrom(ref.address, current?.id, to, payload, options?.correlationId),
+    ask: (to, payload, options) => askFrom(ref.address, current?.id, to, payload, options),
+    reply: (value) =>
+      Effect.suspend(() => {
+        const message = current
+        if (message === undefined || message.replyTo === undefined || replied) return Effect.void
+        replied = true
+        const slot = ref.registry.lookupUnsafe(message.replyTo)
+        if (slot === undefined) return Effect.void // the asker gave up (timeout or interrupt)
+        return Effect.withFiber((fiber) =>
+          slot.deliver(
+            envelope.make(
+              ref.address,
+              message.replyTo!,
+              value,
+              fiber.getRef(Clock.Clock).currentTimeMillisUnsafe(),
+              message.id,
+              message.correlationId
+            )
+          )
+        )
+      })
+  }
+  const finish = Effect.sync(() => {
+    if (current !== undefined && current.replyTo !== undefined && !replied) {
+      failAsker(ref.registry, current, "the actor handled the message without replying")
+    }
+    current = undefined
+  })
+  return Effect.uninterruptibleMask((restore) => {
+    const handle = (message: Envelope<In>) => {
+      current = message
+      started = false
+      replied = false
+      return Effect.andThen(
+        restore(
+          Effect.suspend(() => {
+            started = true
+            return receive(message, context)
+          })
+        ),
+        finish
+      )
+    }
+    const loop: Effect.Effect<void, E, R> = Effect.suspend(() => {
+      const message = mailbox.pollUnsafe(inbox)
+      if (message !== mailbox.Empty) return Effect.flatMap(handle(message), () => loop)
+      if (mailbox.impl(inbox).closedReason !== undefined) return Effect.void
+      return Effect.flatMap(restore(mailbox.awaitAny([inbox])), () => loop)
+    })
+    return loop
+  }).pipe(
+    Effect.onExit(() =>
+      Effect.sync(() => {
+        // Taken but never handed to the behavior (interrupted in between): not lost, dead-lettered.
+        if (current !== undefined && !started) {
+          sink.publish({ mailbox: inbox.address, message: current, reason: "stopped" })
+          failAsker(ref.registry, current as Envelope<unknown>, "the actor stopped before handling it")
+        } else if (current !== undefined && !replied) {
+          failAsker(ref.registry, current as Envelope<unknown>, "the actor stopped while handling it")
+        }
+        current = undefined
+      })
+    )
+  )
+}
