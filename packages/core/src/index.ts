@@ -1,0 +1,22 @@
+/**
+ * HandoffKit core: coordinate agents by passing messages, the way Go coordinates goroutines.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Actor from "./Actor.ts"
+/** @since 0.1.0 */
+export * as Budget from "./Budget.ts"
+/** @since 0.1.0 */
+export * as DeadLetter from "./DeadLetter.ts"
+/** @since 0.1.0 */
+export * as Envelope from "./Envelope.ts"
+/** @since 0.1.0 */
+export * as Mailbox from "./Mailbox.ts"
+/** @since 0.1.0 */
+export * as Nursery from "./Nursery.ts"
+/** @since 0.1.0 */
+export * as Registry from "./Registry.ts"
+/** @since 0.1.0 */
+export * as Select from "./Select.ts"
