@@ -264,7 +264,9 @@ export const make = <A>(options?: Options): Effect.Effect<Mailbox<A>, MailboxInv
  * until a receiver takes it), fails with `MailboxFull` (`"fail"`), or dead-letters it and completes
  * (`"dead-letter"`). Fails with `MailboxClosed` when the mailbox is or becomes closed before acceptance: the
  * message was then not accepted and is still the sender's. Interrupting a waiting sender withdraws its
- * message.
+ * message, unless a receiver took it first; as with any effect, an interrupt that lands as the send
+ * completes wins over its result, so an interrupted sender cannot tell which happened (a `Handoff`, which must
+ * know, delivers uninterruptibly).
  *
  * **Example**
  *
@@ -325,7 +327,9 @@ export const offerUnsafe = <A>(self: Mailbox<A>, message: A): boolean => {
  * **Details**
  *
  * Fails with `MailboxClosed` once the mailbox is closed and drained. Waiting takes nothing: a receiver
- * interrupted while waiting loses no message.
+ * interrupted while waiting loses no message. Once `take` has completed, the message is in your hands: if your
+ * fiber may be interrupted before you hand it on, receive with `Select.receive` instead, whose handler runs
+ * in the same uninterruptible step as the take.
  *
  * **Example**
  *

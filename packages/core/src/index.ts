@@ -13,6 +13,8 @@ export * as DeadLetter from "./DeadLetter.ts"
 /** @since 0.1.0 */
 export * as Envelope from "./Envelope.ts"
 /** @since 0.1.0 */
+export * as Handoff from "./Handoff.ts"
+/** @since 0.1.0 */
 export * as Mailbox from "./Mailbox.ts"
 /** @since 0.1.0 */
 export * as Nursery from "./Nursery.ts"

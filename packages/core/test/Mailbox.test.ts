@@ -1,12 +1,85 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option } from "effect"
-import { DeadLetter, Mailbox } from "../src/index.ts"
+import { Effect, Exit, Fiber, Option, Scheduler, Schema } from "effect"
+import { DeadLetter, Mailbox, Select } from "../src/index.ts"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow
 })
 
+const yields = (n: number) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < n; i++) yield* Effect.yieldNow
+  })
+
 describe("Mailbox", () => {
+  it.effect.prop(
+    "every accepted message is received exactly once or dead-lettered, under interrupted senders and receivers",
+    {
+      capacity: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 3 })),
+      senders: Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 6 }))).check(
+        Schema.isBetweenLength(1, 6)
+      ),
+      interrupts: Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 8 }))),
+      receiverPace: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 3 })),
+      opsBeforeYield: Schema.Int.check(Schema.isBetween({ minimum: 3, maximum: 32 }))
+    },
+    ({ capacity, senders, interrupts, receiverPace, opsBeforeYield }) =>
+      Effect.gen(function* () {
+        const sink = DeadLetter.collect()
+        const inbox = yield* Mailbox.make<string>({ capacity }).pipe(
+          Effect.provideService(DeadLetter.DeadLetters, sink)
+        )
+        const attempted: Array<string> = []
+        const succeeded: Array<string> = []
+        const received: Array<string> = []
+        const fibers = yield* Effect.forEach(senders, (count, s) =>
+          Effect.forkChild(
+            Effect.forEach(
+              Array.from({ length: count }, (_, i) => `${s}:${i}`),
+              (message) =>
+                Effect.andThen(
+                  Effect.sync(() => void attempted.push(message)),
+                  Mailbox.offer(inbox, message).pipe(
+                    // Runs even when the sender is interrupted, with the offer's own outcome.
+                    Effect.onExit((exit) =>
+                      Effect.sync(() => void (Exit.isSuccess(exit) && succeeded.push(message)))
+                    )
+                  )
+                )
+            )
+          )
+        )
+        const receiver = yield* Effect.forkChild(
+          Effect.forever(
+            Effect.andThen(
+              // The handler is the hand-off: it runs in the same uninterruptible step as the take.
+              Select.select(Select.receive(inbox, (m) => Effect.sync(() => void received.push(m)))),
+              yields(receiverPace)
+            )
+          )
+        )
+        for (const at of interrupts) {
+          yield* yields(at)
+          yield* Fiber.interrupt(fibers[at % fibers.length])
+        }
+        yield* yields(5)
+        yield* Fiber.interrupt(receiver)
+        for (const fiber of fibers) yield* Fiber.interrupt(fiber)
+        yield* Mailbox.shutdown(inbox, "closed")
+        const accounted = [...received, ...sink.letters.map((l) => l.message as string)]
+        assert.strictEqual(new Set(accounted).size, accounted.length, "no duplicate")
+        // Every send that completed is accounted for; nothing appears that nobody sent.
+        for (const message of succeeded) assert.include(accounted, message, "a completed send is never lost")
+        for (const message of accounted) assert.include(attempted, message, "nothing is invented")
+        // Beyond completed sends, only a sender's in-flight message at its interruption may have been taken:
+        // at most one per sender.
+        const extra = accounted.filter((m) => !succeeded.includes(m))
+        assert.isAtMost(extra.length, senders.length)
+        assert.strictEqual(new Set(extra.map((m) => m.split(":")[0])).size, extra.length)
+      }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
+    { timeout: 60_000, arbitrary: { runs: 200 } }
+  )
+
   it.effect("is FIFO", () =>
     Effect.gen(function* () {
       const inbox = yield* Mailbox.make<number>({ capacity: 8 })

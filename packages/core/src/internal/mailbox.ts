@@ -184,7 +184,7 @@ export const offer = <A>(self: Mailbox<A>, message: A): Effect.Effect<void, Mail
     }
   })
 
-// Back-pressure: park the sender with its message. A receiver's `poll` moves the message and resumes it.
+// Back-pressure: park the sender with its message. A receiver's `poll` moves the message in and resumes it.
 // If the sender is interrupted first, its entry is removed and the message was never accepted.
 const offerOrWait = <A>(mb: MailboxImpl<A>, message: A) =>
   Effect.callback<void, MailboxClosed>((resume) => {
