@@ -247,7 +247,9 @@ export const make = <A>(options?: Options): Effect.Effect<Mailbox<A>, MailboxInv
       )
     }
     const address = options?.address ?? `mailbox-${anonymous++}`
-    return Effect.succeed(internal.makeUnsafe<A>(address, capacity, overflow, fiber.getRef(DeadLetters)))
+    return Effect.succeed(
+      internal.makeUnsafe<A>(address, capacity, overflow, fiber.getRef(DeadLetters), fiber.currentDispatcher)
+    )
   })
 
 /**

@@ -320,6 +320,27 @@ const nextRandom = (bound: number): number => {
   return (seed >>> 0) % bound
 }
 
+// The fast path, for a select with only receive and default cases: one scan with no allocation. Returns
+// undefined when it cannot decide (control cases, or nothing ready), and the full select takes over.
+const scanReady = <A, E, R>(cases: ReadonlyArray<Case<A, E, R>>): Effect.Effect<A, E, R> | undefined => {
+  const n = cases.length
+  if (n === 0) return undefined
+  let fallback: DefaultCase<A, E, R> | undefined
+  for (let i = 0; i < n; i++) {
+    const c = cases[i]
+    if (c._tag === "Control") return undefined
+    if (c._tag === "Default") fallback ??= c
+  }
+  const start = n > 1 ? nextRandom(n) : 0
+  for (let k = 0; k < n; k++) {
+    const c = cases[(start + k) % n]
+    if (c._tag !== "Receive") continue
+    const message = internal.pollUnsafe(c.mailbox)
+    if (message !== internal.Empty) return c.onMessage(message)
+  }
+  return fallback?.onNothingReady()
+}
+
 type CaseA<C> = C extends Case<infer A, any, any> ? A : never
 type CaseE<C> = C extends Case<any, infer E, any> ? E : never
 type CaseR<C> = C extends Case<any, any, infer R> ? R : never
@@ -392,6 +413,8 @@ export const selectAll = <A, E, R>(
 ): Effect.Effect<A, E | SelectNoLiveCase, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiber((fiber) => {
+      const ready = scanReady(cases)
+      if (ready !== undefined) return ready
       const receives: Array<ReceiveCase<A, E, R>> = []
       const mailboxes: Array<Mailbox<any>> = []
       const armed: Array<Armed<A, E, R>> = []

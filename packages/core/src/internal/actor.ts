@@ -39,8 +39,12 @@ const toDeliveryError = (error: Mailboxes.MailboxClosed | Mailboxes.MailboxFull)
 /** @internal */
 export const deliverToMailbox =
   <In>(target: Mailbox<Envelope<In>>) =>
-  (env: Envelope<In>): Effect.Effect<void, DeliveryError> =>
-    Effect.mapError(mailbox.offer(target, env), toDeliveryError)
+  (env: Envelope<In>): Effect.Effect<void, DeliveryError> => {
+    // Fast path with no extra effect: most sends find room.
+    const result = mailbox.offerUnsafe(target, env)
+    if (result === "accepted" || result === "dead-lettered") return Effect.void
+    return Effect.mapError(mailbox.offer(target, env), toDeliveryError)
+  }
 
 // A reply slot is a recipient registered for one ask. `fail` lets the runtime end an ask early (no reply will
 // come) instead of leaving the asker to its timeout.
@@ -131,7 +135,7 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
     const ref: ActorRefImpl<In, Reply> = Object.create(RefProto)
     Object.assign(ref, { address: spawn.name, deliver: deliverToMailbox(inbox), registry, fiber: undefined })
     const unregister = yield* registry.register({ address: spawn.name, deliver: ref.deliver as any })
-    const fiber = yield* runLoop(ref, inbox, sink, spawn.receive).pipe(
+    const fiber = yield* runLoop(ref, inbox, spawn.receive).pipe(
       Effect.onExit(() =>
         Effect.andThen(
           Effect.sync(() => stopMailbox(inbox, sink, registry)),
@@ -170,12 +174,10 @@ const failAsker = (registry: Registry["Service"], message: Envelope<unknown>, wh
 const runLoop = <In, Reply, E, R>(
   ref: ActorRefImpl<In, Reply>,
   inbox: Mailbox<Envelope<In>>,
-  sink: DeadLetter.Sink,
   receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
 ): Effect.Effect<void, E, R> => {
-  // The message in hand, and whether its handler has started. Touched only by this actor's fiber.
+  // The message being handled, and whether it was replied to. Touched only by this actor's fiber.
   let current: Envelope<In> | undefined
-  let started = false
   let replied = false
   const context: ActorContext<In, Reply> = {
     self: ref,
@@ -205,42 +207,30 @@ const runLoop = <In, Reply, E, R>(
         )
       })
   }
-  const finish = Effect.sync(() => {
+  const afterHandle = () => {
     if (current !== undefined && current.replyTo !== undefined && !replied) {
       failAsker(ref.registry, current, "the actor handled the message without replying")
     }
     current = undefined
-  })
-  return Effect.uninterruptibleMask((restore) => {
-    const handle = (message: Envelope<In>) => {
-      current = message
-      started = false
-      replied = false
-      return Effect.andThen(
-        restore(
-          Effect.suspend(() => {
-            started = true
-            return receive(message, context)
-          })
-        ),
-        finish
-      )
-    }
-    const loop: Effect.Effect<void, E, R> = Effect.suspend(() => {
-      const message = mailbox.pollUnsafe(inbox)
-      if (message !== mailbox.Empty) return Effect.flatMap(handle(message), () => loop)
-      if (mailbox.impl(inbox).closedReason !== undefined) return Effect.void
-      return Effect.flatMap(restore(mailbox.awaitAny([inbox])), () => loop)
-    })
     return loop
-  }).pipe(
+  }
+  // The behavior is called in the same synchronous step as the take, so a taken message always reaches it;
+  // its effect then runs interruptibly (an LLM call must be stoppable). No uninterruptible region is needed
+  // per message: there is no moment at which a message has been taken but not handed to the behavior.
+  const loop: Effect.Effect<void, E, R> = Effect.suspend(() => {
+    const message = mailbox.pollUnsafe(inbox)
+    if (message !== mailbox.Empty) {
+      current = message
+      replied = false
+      return Effect.flatMap(receive(message, context), afterHandle)
+    }
+    if (mailbox.impl(inbox).closedReason !== undefined) return Effect.void
+    return Effect.flatMap(mailbox.awaitAny([inbox]), () => loop)
+  })
+  return loop.pipe(
     Effect.onExit(() =>
       Effect.sync(() => {
-        // Taken but never handed to the behavior (interrupted in between): not lost, dead-lettered.
-        if (current !== undefined && !started) {
-          sink.publish({ mailbox: inbox.address, message: current, reason: "stopped" })
-          failAsker(ref.registry, current as Envelope<unknown>, "the actor stopped before handling it")
-        } else if (current !== undefined && !replied) {
+        if (current !== undefined && !replied) {
           failAsker(ref.registry, current as Envelope<unknown>, "the actor stopped while handling it")
         }
         current = undefined

@@ -15,6 +15,7 @@
  * @internal
  */
 import { Effect, MutableList } from "effect"
+import type { SchedulerDispatcher } from "effect/Scheduler"
 import type * as DeadLetter from "../DeadLetter.ts"
 import { MailboxClosed, MailboxFull, type Mailbox, type Overflow } from "../Mailbox.ts"
 
@@ -37,6 +38,9 @@ export interface MailboxImpl<A> extends Mailbox<A> {
   readonly senders: Set<BlockedSender<A>>
   readonly waiters: Set<() => void>
   readonly sink: DeadLetter.Sink
+  readonly dispatcher: SchedulerDispatcher
+  /** A wake-up of the waiters is scheduled and has not run yet. */
+  wakeScheduled: boolean
   closedReason: string | undefined
 }
 
@@ -61,7 +65,8 @@ export const makeUnsafe = <A>(
   address: string,
   capacity: number,
   overflow: Overflow,
-  sink: DeadLetter.Sink
+  sink: DeadLetter.Sink,
+  dispatcher: SchedulerDispatcher
 ): Mailbox<A> => {
   const self: MailboxImpl<A> = Object.create(MailboxProto)
   Object.assign(self, {
@@ -72,6 +77,8 @@ export const makeUnsafe = <A>(
     senders: new Set(),
     waiters: new Set(),
     sink,
+    dispatcher,
+    wakeScheduled: false,
     closedReason: undefined
   })
   return self
@@ -104,6 +111,12 @@ export const wakeAll = (waiters: Set<() => void>): void => {
   for (let i = 0; i < all.length; i++) all[i]()
 }
 
+// A resumed fiber runs inline, inside the caller's step. Resuming a blocked sender from `poll` inline would
+// switch to it on every message while the mailbox is full (it refills one slot and blocks again); scheduling
+// the resume lets the receiver drain a batch first. The sender's message is already accepted either way.
+const resumeLater = <A>(mb: MailboxImpl<A>, sender: BlockedSender<A>): void =>
+  mb.dispatcher.scheduleTask(() => sender.resume(Effect.void), 0)
+
 /**
  * Takes one message synchronously: the only place a message leaves a mailbox (invariant 2).
  * When the buffer has room again, the oldest blocked sender's message moves in and that sender resumes.
@@ -117,7 +130,7 @@ export const pollUnsafe = <A>(self: Mailbox<A>): A | Empty => {
       const sender: BlockedSender<A> = mb.senders.values().next().value!
       mb.senders.delete(sender)
       MutableList.append(mb.buffer, sender.message)
-      sender.resume(Effect.void)
+      resumeLater(mb, sender)
     }
     return message
   }
@@ -125,10 +138,25 @@ export const pollUnsafe = <A>(self: Mailbox<A>): A | Empty => {
     // Rendezvous (capacity 0): take straight from the oldest blocked sender.
     const sender: BlockedSender<A> = mb.senders.values().next().value!
     mb.senders.delete(sender)
-    sender.resume(Effect.void)
+    resumeLater(mb, sender)
     return sender.message
   }
   return Empty
+}
+
+/**
+ * Wakes the waiters on the scheduler rather than inline, once per burst: a sender offering many messages in a
+ * row then hands the receiver a batch, instead of switching to it on every message (as Effect's Queue does).
+ * The waiters stay registered until the task runs, so no wake-up is lost.
+ * @internal
+ */
+export const scheduleWake = (mb: MailboxImpl<any>): void => {
+  if (mb.wakeScheduled || mb.waiters.size === 0) return
+  mb.wakeScheduled = true
+  mb.dispatcher.scheduleTask(() => {
+    mb.wakeScheduled = false
+    wakeAll(mb.waiters)
+  }, 0)
 }
 
 /** Whether `poll` would return a message now. @internal */
@@ -154,7 +182,7 @@ export const offerUnsafe = <A>(self: Mailbox<A>, message: A): OfferResult => {
   if (mb.closedReason !== undefined) return "closed"
   if (mb.buffer.length < mb.capacity) {
     MutableList.append(mb.buffer, message)
-    wakeAll(mb.waiters)
+    scheduleWake(mb)
     return "accepted"
   }
   if (mb.overflow === "dead-letter") {
@@ -193,7 +221,7 @@ const offerOrWait = <A>(mb: MailboxImpl<A>, message: A) =>
     if (result !== "full") return resume(Effect.void)
     const entry: BlockedSender<A> = { message, resume }
     mb.senders.add(entry)
-    wakeAll(mb.waiters)
+    scheduleWake(mb)
     return Effect.sync(() => {
       mb.senders.delete(entry)
     })
