@@ -6,7 +6,10 @@
  * `BenchSpec` and the runner warms it up and interleaves it with the subject, e.g.
  *
  * ```ts
- * import type { BenchSpec } from "../../../scripts/bench-types.d.ts"
+ * import { heapUsedAfterGc, perSecond, timed } from "../../../scripts/bench-kit.ts"
+import type { BenchSpec } from "../../../scripts/bench-types.d.ts"
+
+export { heapUsedAfterGc, perSecond, timed }
  * import { rawQueueThroughput, timed, perSecond } from "./baseline.bench.ts"
  *
  * export default [{
@@ -17,35 +20,17 @@
  * }] satisfies ReadonlyArray<BenchSpec>
  * ```
  *
- * This file is part of core's TypeScript project, so it imports `effect` and types only; the same helpers
- * exist in `scripts/bench-kit.ts` for files outside it.
+ * Bench files are type-checked by `scripts/tsconfig.json` (not by the package projects), so they import the
+ * timing helpers of `scripts/bench-kit.ts` directly.
  */
 import { Effect, Fiber, Queue } from "effect"
+import { heapUsedAfterGc, perSecond, timed } from "../../../scripts/bench-kit.ts"
 import type { BenchSpec } from "../../../scripts/bench-types.d.ts"
+
+export { heapUsedAfterGc, perSecond, timed }
 
 /** Capacity of the raw queues, as in the design's default mailbox. */
 export const CAPACITY = 1024
-
-/** Runs `program` once and returns how long it took and what it returned. */
-export const timed = async <A, E>(
-  program: Effect.Effect<A, E>
-): Promise<{ readonly ms: number; readonly value: A }> => {
-  const start = performance.now()
-  const value = await Effect.runPromise(program)
-  return { ms: performance.now() - start, value }
-}
-
-/** `count` items in `ms` milliseconds, per second. */
-export const perSecond = (count: number, ms: number): number => (count * 1000) / Math.max(ms, 1e-6)
-
-/** `heapUsed` after two full collections; needs `node --expose-gc` (the bench runner has it). */
-export const heapUsedAfterGc = (): number => {
-  const gc = globalThis.gc
-  if (gc === undefined) throw new Error("global.gc is not available: run node with --expose-gc")
-  gc()
-  gc()
-  return process.memoryUsage().heapUsed
-}
 
 const repeat = <E>(n: number, body: (i: number) => Effect.Effect<unknown, E>): Effect.Effect<void, E> =>
   Effect.gen(function* () {
