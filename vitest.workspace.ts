@@ -9,5 +9,12 @@ export default [
       root: "./packages/core",
       include: ["test/**/*.test.ts"]
     }
+  },
+  {
+    test: {
+      name: "examples",
+      root: "./examples",
+      include: ["*/test/**/*.test.ts"]
+    }
   }
 ]

@@ -239,4 +239,29 @@ describe("Mailbox", () => {
       assert.strictEqual(yield* Mailbox.take(inbox), 9)
     })
   )
+
+  it.effect("competing receivers share the work (workers pulling from one rendezvous queue)", () =>
+    Effect.gen(function* () {
+      const queue = yield* Mailbox.make<number>({ capacity: 0 })
+      const counts = [0, 0, 0, 0]
+      const workers = yield* Effect.forEach(counts, (_, w) =>
+        Effect.forkChild(
+          // Each task takes a little work after it is received, as a worker's would.
+          Effect.forever(
+            Effect.andThen(
+              Select.select(Select.receive(queue, () => Effect.sync(() => void counts[w]++))),
+              yields(3)
+            )
+          )
+        )
+      )
+      for (let i = 0; i < 2_000; i++) yield* Mailbox.offer(queue, i)
+      for (const worker of workers) yield* Fiber.interrupt(worker)
+      assert.strictEqual(
+        counts.reduce((a, b) => a + b, 0),
+        2_000
+      )
+      for (const count of counts) assert.isAtLeast(count, 200, `counts ${counts}`)
+    })
+  )
 })

@@ -108,7 +108,21 @@ export const wakeAll = (waiters: Set<() => void>): void => {
   }
   const all = Array.from(waiters)
   waiters.clear()
-  for (let i = 0; i < all.length; i++) all[i]()
+  // A woken fiber runs inline and the first one takes the message: start at a random waiter so competing
+  // receivers (workers pulling from one queue) share the work instead of the first registered taking all.
+  const start = nextRandom(all.length)
+  for (let i = 0; i < all.length; i++) all[(start + i) % all.length]()
+}
+
+// xorshift32: a cheap, allocation-free random source for fair choices (which waiter wakes first, where a
+// select starts its scan).
+let seed = 0x9e3779b9 | 0
+/** @internal */
+export const nextRandom = (bound: number): number => {
+  seed ^= seed << 13
+  seed ^= seed >>> 17
+  seed ^= seed << 5
+  return (seed >>> 0) % bound
 }
 
 // A resumed fiber runs inline, inside the caller's step. Resuming a blocked sender from `poll` inline would
