@@ -43,13 +43,11 @@ export const mailboxThroughput = async (n: number): Promise<number> => {
 export const select4Throughput = async (n: number): Promise<number> => {
   const program = Effect.gen(function* () {
     const mailboxes = yield* Effect.forEach([0, 1, 2, 3], () => Mailbox.make<number>({ capacity: 1024 }))
-    let received = 0
-    const cases = mailboxes.map((mailbox) =>
-      Select.receive(mailbox, () => Effect.sync(() => void received++))
-    )
+    const cases = mailboxes.map((mailbox) => Select.receive(mailbox, Effect.succeed))
+    // Each select consumes exactly one message.
     const consumer = yield* Effect.forkChild(
       Effect.gen(function* () {
-        while (received < n) yield* Select.selectAll(cases)
+        for (let received = 0; received < n; received++) yield* Select.selectAll(cases)
       })
     )
     yield* Effect.forEach(
