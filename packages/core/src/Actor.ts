@@ -18,13 +18,14 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Schema, Scope } from "effect"
 import { dual } from "effect/Function"
 import { hasProperty } from "effect/Predicate"
 import type { Address, Envelope } from "./Envelope.ts"
 import { external } from "./Envelope.ts"
 import * as internal from "./internal/actor.ts"
 import type { MailboxInvalid, Overflow } from "./Mailbox.ts"
+import type * as Nursery from "./Nursery.ts"
 import {
   type AddressTaken,
   type DeliveryError,
@@ -188,6 +189,14 @@ export interface Options {
   readonly capacity?: number | undefined
   /** What a full mailbox does; default `"suspend"` (back-pressure). */
   readonly overflow?: Overflow | undefined
+  /**
+   * Supervise the actor: its loop runs as a child of this nursery, which restarts it by its strategy and
+   * intensity. A restarted actor keeps its mailbox (queued messages survive) and starts from fresh state;
+   * the message whose handling failed becomes a dead letter with reason `"failed"`.
+   */
+  readonly nursery?: Nursery.Nursery | undefined
+  /** Restart policy under `nursery`; default `"transient"` (restarted when it fails). */
+  readonly restart?: Nursery.RestartPolicy | undefined
 }
 
 /**
@@ -227,7 +236,14 @@ export const make = <In, Reply = never, R = never>(
   receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, unknown, R>,
   options?: Options
 ): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
-  internal.make({ name: address, capacity: options?.capacity, overflow: options?.overflow, receive }) as any
+  internal.make({
+    name: address,
+    capacity: options?.capacity,
+    overflow: options?.overflow,
+    makeReceive: () => receive,
+    nursery: options?.nursery,
+    restart: options?.restart
+  }) as any
 
 /**
  * Starts an actor with private state `S`: each message maps the state to the next one.
@@ -265,17 +281,22 @@ export const stateful = <S, In, Reply = never, R = never>(
     context: ActorContext<In, Reply>
   ) => Effect.Effect<S, unknown, R>,
   options?: Options
-): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> => {
-  let state = initial
-  return make<In, Reply, R>(
-    address,
-    (message, context) =>
-      Effect.map(receive(state, message, context), (next) => {
-        state = next
-      }),
-    options
-  )
-}
+): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
+  internal.make({
+    name: address,
+    capacity: options?.capacity,
+    overflow: options?.overflow,
+    // Fresh state for every incarnation: a restarted actor starts again from `initial`.
+    makeReceive: () => {
+      let state = initial
+      return (message: Envelope<In>, context: ActorContext<In, Reply>) =>
+        Effect.map(receive(state, message, context), (next) => {
+          state = next
+        })
+    },
+    nursery: options?.nursery,
+    restart: options?.restart
+  }) as any
 
 /**
  * Sends a message from outside any actor (its `from` is `"external"`).
@@ -386,7 +407,7 @@ export const lookup = <In, Reply = never>(
     const registry = yield* Registry
     const recipient = yield* registry.lookup(address)
     const ref: internal.ActorRefImpl<In, Reply> = Object.create(Object.getPrototypeOf(refProto))
-    Object.assign(ref, { address, deliver: recipient.deliver, registry, fiber: undefined })
+    Object.assign(ref, { address, deliver: recipient.deliver, registry, awaitExit: undefined, stop: undefined })
     return ref as ActorRef<In, Reply>
   })
 
@@ -414,8 +435,8 @@ const refProto = Object.create({ [TypeId]: TypeId })
  */
 const await_ = <In, Reply>(ref: ActorRef<In, Reply>): Effect.Effect<Exit.Exit<void, unknown>> =>
   Effect.suspend(() => {
-    const fiber = internal.impl(ref).fiber
-    return fiber === undefined ? Effect.succeed(Exit.void) : Fiber.await(fiber)
+    const awaitExit = internal.impl(ref).awaitExit
+    return awaitExit === undefined ? Effect.succeed(Exit.void) : awaitExit
   })
 export { await_ as await }
 
@@ -441,8 +462,8 @@ export { await_ as await }
  */
 export const stop = <In, Reply>(ref: ActorRef<In, Reply>): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const fiber = internal.impl(ref).fiber
-    return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+    const stop = internal.impl(ref).stop
+    return stop === undefined ? Effect.void : stop
   })
 
 /**

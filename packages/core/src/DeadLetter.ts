@@ -14,11 +14,12 @@ import { Context } from "effect"
  * - `"overflow"`: the mailbox was full and its overflow policy is `"dead-letter"`.
  * - `"no-such-address"`: no actor is registered at the destination.
  * - `"stopped"`: the receiving actor stopped before handling it.
+ * - `"failed"`: the actor's behavior failed while handling it (the actor stopped or was restarted).
  *
  * @category models
  * @since 0.1.0
  */
-export type Reason = "closed" | "overflow" | "no-such-address" | "stopped"
+export type Reason = "closed" | "overflow" | "no-such-address" | "stopped" | "failed"
 
 /**
  * One undelivered message and why.

@@ -311,14 +311,8 @@ export const orElse = <A, E = never, R = never>(
   onNothingReady
 })
 
-// xorshift32: a cheap, allocation-free source for the random scan start that makes selection fair.
-let seed = 0x9e3779b9 | 0
-const nextRandom = (bound: number): number => {
-  seed ^= seed << 13
-  seed ^= seed >>> 17
-  seed ^= seed << 5
-  return (seed >>> 0) % bound
-}
+// The random scan start that makes selection fair.
+const nextRandom = internal.nextRandom
 
 // The fast path, for a select with only receive and default cases: one scan with no allocation. Returns
 // undefined when it cannot decide (control cases, or nothing ready), and the full select takes over.

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { Actor, DeadLetter, type Envelope, Registry } from "../src/index.ts"
+import { Actor, DeadLetter, type Envelope, Nursery, Registry } from "../src/index.ts"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 20; i++) yield* Effect.yieldNow
@@ -202,6 +202,57 @@ describe("Actor", () => {
       assert.isUndefined(second.pollUnsafe(), "the actor is busy: the second send waits")
       yield* Deferred.succeed(gate, void 0)
       yield* Fiber.join(second)
+    }).pipe(Effect.provide(Actor.layer))
+  )
+
+  it.effect(
+    "a supervised actor is restarted by its nursery: the mailbox survives, state starts fresh, the failed message is a dead letter",
+    () =>
+      Effect.gen(function* () {
+        const sink = DeadLetter.collect()
+        const nursery = yield* Nursery.make({
+          strategy: "one-for-one",
+          intensity: { maxRestarts: 5, window: "1 minute" }
+        })
+        const counter = yield* Actor.stateful<number, "inc" | "crash" | "get", number>(
+          "supervised",
+          0,
+          (count, message, context) =>
+            message.payload === "inc"
+              ? Effect.succeed(count + 1)
+              : message.payload === "crash"
+                ? Effect.fail("crashed on purpose")
+                : Effect.as(context.reply(count), count),
+          { nursery }
+        ).pipe(Effect.provideService(DeadLetter.DeadLetters, sink))
+        yield* Actor.send(counter, "inc")
+        yield* Actor.send(counter, "inc")
+        assert.strictEqual(yield* Actor.ask(counter, "get"), 2)
+        // Queue a crash followed by work: the work must survive the restart.
+        yield* Actor.send(counter, "crash")
+        yield* Actor.send(counter, "inc")
+        assert.strictEqual(
+          yield* Actor.ask(counter, "get"),
+          1,
+          "fresh state after the restart, queued inc kept"
+        )
+        assert.deepStrictEqual(
+          sink.letters.map((l) => [(l.message as Envelope.Envelope<string>).payload, l.reason]),
+          [["crash", "failed"]]
+        )
+        const [info] = yield* Nursery.children(nursery)
+        assert.strictEqual(info.name, "supervised")
+        assert.strictEqual(info.restarts, 1)
+      }).pipe(Effect.provide(Actor.layer))
+  )
+
+  it.effect("past its intensity a supervised actor escalates, and the nursery fails", () =>
+    Effect.gen(function* () {
+      const nursery = yield* Nursery.make({ intensity: { maxRestarts: 1, window: "1 minute" } })
+      const fragile = yield* Actor.make<string>("fragile-supervised", () => Effect.die("boom"), { nursery })
+      for (let i = 0; i < 3; i++) yield* Effect.ignore(Actor.send(fragile, `hit ${i}`))
+      const escalated = yield* Effect.flip(Nursery.await(nursery))
+      assert.strictEqual(escalated._tag, "NurseryEscalated")
     }).pipe(Effect.provide(Actor.layer))
   )
 })

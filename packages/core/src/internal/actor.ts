@@ -6,6 +6,7 @@ import { DeadLetters } from "../DeadLetter.ts"
 import type { Address, Envelope } from "../Envelope.ts"
 import type { Mailbox, Overflow } from "../Mailbox.ts"
 import * as Mailboxes from "../Mailbox.ts"
+import * as Nursery from "../Nursery.ts"
 import { DeliveryError, Registry, type Recipient } from "../Registry.ts"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
@@ -17,7 +18,9 @@ export const TypeId = "~handoffkit/ActorRef" as const
 export interface ActorRefImpl<In, Reply> extends ActorRef<In, Reply> {
   readonly deliver: (envelope: Envelope<In>) => Effect.Effect<void, DeliveryError>
   readonly registry: Registry["Service"]
-  fiber: Fiber.Fiber<void, unknown> | undefined
+  /** How the actor (its current incarnation, when supervised) ended; absent for a looked-up ref. */
+  awaitExit: Effect.Effect<Exit.Exit<void, unknown>> | undefined
+  stop: Effect.Effect<void> | undefined
 }
 
 const RefProto = {
@@ -118,7 +121,10 @@ export interface Spawn<In, Reply, E, R> {
   readonly name: Address
   readonly capacity: number | undefined
   readonly overflow: Overflow | undefined
-  readonly receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
+  /** Called once per incarnation, so a restarted actor starts from fresh private state. */
+  readonly makeReceive: () => (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
+  readonly nursery: Nursery.Nursery | undefined
+  readonly restart: Nursery.RestartPolicy | undefined
 }
 
 /** @internal */
@@ -133,18 +139,29 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
     })
     const sink = yield* DeadLetters
     const ref: ActorRefImpl<In, Reply> = Object.create(RefProto)
-    Object.assign(ref, { address: spawn.name, deliver: deliverToMailbox(inbox), registry, fiber: undefined })
+    Object.assign(ref, { address: spawn.name, deliver: deliverToMailbox(inbox), registry })
     const unregister = yield* registry.register({ address: spawn.name, deliver: ref.deliver as any })
-    const fiber = yield* runLoop(ref, inbox, spawn.receive).pipe(
-      Effect.onExit(() =>
-        Effect.andThen(
-          Effect.sync(() => stopMailbox(inbox, sink, registry)),
-          unregister
-        )
-      ),
-      Effect.forkIn(scope, { startImmediately: true })
+    const incarnation = Effect.suspend(() => runLoop(ref, inbox, sink, spawn.makeReceive()))
+    const finalize = Effect.andThen(
+      Effect.sync(() => stopMailbox(inbox, sink, registry)),
+      unregister
     )
-    ref.fiber = fiber as Fiber.Fiber<void, unknown>
+    if (spawn.nursery === undefined) {
+      // Unsupervised: the actor ends with its loop; its mailbox and address go with it.
+      const fiber = yield* incarnation.pipe(Effect.onExit(() => finalize), Effect.forkIn(scope, { startImmediately: true }))
+      ref.awaitExit = Fiber.await(fiber) as Effect.Effect<Exit.Exit<void, unknown>>
+      ref.stop = Fiber.interrupt(fiber)
+    } else {
+      // Supervised: the nursery restarts the loop on the same mailbox (queued messages survive a restart);
+      // the mailbox and the address live until this Scope closes.
+      const child = yield* Nursery.start(spawn.nursery, incarnation, {
+        name: spawn.name,
+        restart: spawn.restart ?? "transient"
+      }).pipe(Effect.orDie)
+      ref.awaitExit = child.await as Effect.Effect<Exit.Exit<void, unknown>>
+      ref.stop = Effect.andThen(Nursery.stop(child), finalize)
+      yield* Scope.addFinalizer(scope, ref.stop)
+    }
     return ref as ActorRef<In, Reply>
   })
 
@@ -174,6 +191,7 @@ const failAsker = (registry: Registry["Service"], message: Envelope<unknown>, wh
 const runLoop = <In, Reply, E, R>(
   ref: ActorRefImpl<In, Reply>,
   inbox: Mailbox<Envelope<In>>,
+  sink: DeadLetter.Sink,
   receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
 ): Effect.Effect<void, E, R> => {
   // The message being handled, and whether it was replied to. Touched only by this actor's fiber.
@@ -228,8 +246,12 @@ const runLoop = <In, Reply, E, R>(
     return Effect.flatMap(mailbox.awaitAny([inbox]), () => loop)
   })
   return loop.pipe(
-    Effect.onExit(() =>
+    Effect.onExit((exit) =>
       Effect.sync(() => {
+        // The message whose handling failed is not silently gone: it is a dead letter, reason "failed".
+        if (current !== undefined && (Exit.hasFails(exit) || Exit.hasDies(exit))) {
+          sink.publish({ mailbox: inbox.address, message: current, reason: "failed" })
+        }
         if (current !== undefined && !replied) {
           failAsker(ref.registry, current as Envelope<unknown>, "the actor stopped while handling it")
         }
