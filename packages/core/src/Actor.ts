@@ -407,7 +407,13 @@ export const lookup = <In, Reply = never>(
     const registry = yield* Registry
     const recipient = yield* registry.lookup(address)
     const ref: internal.ActorRefImpl<In, Reply> = Object.create(Object.getPrototypeOf(refProto))
-    Object.assign(ref, { address, deliver: recipient.deliver, registry, awaitExit: undefined, stop: undefined })
+    Object.assign(ref, {
+      address,
+      deliver: recipient.deliver,
+      registry,
+      awaitExit: undefined,
+      stop: undefined
+    })
     return ref as ActorRef<In, Reply>
   })
 

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Cause, Deferred, Duration, Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Budget from "../src/Budget.ts"
+import { propOptions } from "./prop.ts"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -175,7 +176,7 @@ describe("Budget", () => {
         assert.strictEqual(Budget.isExhaustedUnsafe(budget), reached)
         assert.strictEqual(snap.exhausted, reached)
       }),
-    { timeout: 30_000, arbitrary: { runs: 200 } }
+    propOptions({ timeout: 30_000 })
   )
 
   it.effect.prop(
@@ -285,7 +286,7 @@ describe("Budget", () => {
         }
         if (Exit.isSuccess(hold)) yield* Budget.refund(hold.value)
       }),
-    { timeout: 30_000, arbitrary: { runs: 200 } }
+    propOptions({ timeout: 30_000 })
   )
 
   // ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scheduler, Schema } from "effect"
 import { Actor, Handoff, Mailbox } from "../src/index.ts"
+import { propOptions } from "./prop.ts"
 
 const yields = (n: number) =>
   Effect.gen(function* () {
@@ -139,6 +140,6 @@ describe("Handoff", () => {
         assert.strictEqual(Number(originalAlive) + liveReceived, 1, "exactly one live owner")
         if (!interruptSome) assert.strictEqual(succeeded, 1)
       }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
-    { timeout: 60_000, arbitrary: { runs: 200 } }
+    propOptions()
   )
 })

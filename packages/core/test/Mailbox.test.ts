@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scheduler, Schema } from "effect"
 import { DeadLetter, Mailbox, Select } from "../src/index.ts"
+import { propOptions } from "./prop.ts"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow
@@ -77,7 +78,7 @@ describe("Mailbox", () => {
         assert.isAtMost(extra.length, senders.length)
         assert.strictEqual(new Set(extra.map((m) => m.split(":")[0])).size, extra.length)
       }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
-    { timeout: 60_000, arbitrary: { runs: 200 } }
+    propOptions()
   )
 
   it.effect("is FIFO", () =>

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Scheduler, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Nursery from "../src/Nursery.ts"
+import { propOptions } from "./prop.ts"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -1403,6 +1404,6 @@ describe("property", () => {
       opsBeforeYield: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 64 }))
     },
     checkTree,
-    { timeout: 60_000, arbitrary: { runs: 200 } }
+    propOptions()
   )
 })

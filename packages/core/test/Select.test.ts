@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scheduler, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { Budget, DeadLetter, Mailbox, Select } from "../src/index.ts"
+import { propOptions } from "./prop.ts"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow
@@ -115,7 +116,7 @@ describe("Select", () => {
           )
         }
       }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
-    { timeout: 120_000, arbitrary: { runs: Number(process.env.SELECT_RUNS ?? 200) } }
+    propOptions({ timeout: 120_000 })
   )
 
   it.effect("control cases outrank a ready message, which stays queued", () =>

@@ -122,7 +122,10 @@ export interface Spawn<In, Reply, E, R> {
   readonly capacity: number | undefined
   readonly overflow: Overflow | undefined
   /** Called once per incarnation, so a restarted actor starts from fresh private state. */
-  readonly makeReceive: () => (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
+  readonly makeReceive: () => (
+    message: Envelope<In>,
+    context: ActorContext<In, Reply>
+  ) => Effect.Effect<void, E, R>
   readonly nursery: Nursery.Nursery | undefined
   readonly restart: Nursery.RestartPolicy | undefined
 }
@@ -148,7 +151,10 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
     )
     if (spawn.nursery === undefined) {
       // Unsupervised: the actor ends with its loop; its mailbox and address go with it.
-      const fiber = yield* incarnation.pipe(Effect.onExit(() => finalize), Effect.forkIn(scope, { startImmediately: true }))
+      const fiber = yield* incarnation.pipe(
+        Effect.onExit(() => finalize),
+        Effect.forkIn(scope, { startImmediately: true })
+      )
       ref.awaitExit = Fiber.await(fiber) as Effect.Effect<Exit.Exit<void, unknown>>
       ref.stop = Fiber.interrupt(fiber)
     } else {
