@@ -35,6 +35,17 @@ import {
 } from "./Registry.ts"
 
 /**
+ * The brand carried by every `ActorRef`; test for it with `isActorRef`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Actor } from "@handoffkit/core"
+ *
+ * console.log(Actor.TypeId) // "~handoffkit/ActorRef"
+ * ```
+ *
  * @category type ids
  * @since 0.1.0
  */
@@ -83,6 +94,22 @@ export interface ActorRef<in In, out Reply = never> {
  * `causationId`. `reply` answers the handled message if it was an `ask` (once; later calls do nothing); a
  * behavior that returns without replying to an ask fails the asker with `NoReply` at once.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const whoami = yield* Actor.make<string, string>("whoami", (message, context) =>
+ *     context.reply(`${context.self.address} got ${message.payload} from ${context.message.from}`)
+ *   )
+ *   return yield* Actor.ask(whoami, "hi")
+ * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "whoami got hi from external"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -104,6 +131,21 @@ export interface ActorContext<In, Reply> {
 
 /**
  * Options of `ask`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@handoffkit/core"
+ *
+ * const options: Actor.AskOptions = { timeout: "5 seconds" }
+ * const program = Effect.gen(function*() {
+ *   const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
+ *   return yield* Actor.ask(echo, "ping", options)
+ * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "ping"
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -147,6 +189,7 @@ export class AskTimeout extends Schema.TaggedError<AskTimeout>()("AskTimeout", {
  * import { Actor } from "@handoffkit/core"
  *
  * console.log(new Actor.NoReply({ address: "a", messageId: "m-1", reason: "the actor stopped" }).message)
+ * // no reply from "a" to message m-1: the actor stopped
  * ```
  *
  * @category errors
@@ -180,6 +223,21 @@ export const isActorRef = (u: unknown): u is ActorRef<unknown, unknown> => hasPr
 
 /**
  * Options of `make` and `stateful`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@handoffkit/core"
+ *
+ * const options: Actor.Options = { capacity: 16, overflow: "fail" }
+ * const program = Effect.gen(function*() {
+ *   const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload), options)
+ *   return yield* Actor.ask(echo, "bounded")
+ * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "bounded"
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -259,8 +317,8 @@ export const make = <In, Reply = never, R = never>(
  * import { Actor } from "@handoffkit/core"
  *
  * const program = Effect.gen(function*() {
- *   const counter = yield* Actor.stateful<number, "inc" | "get", number>("counter", 0, (count, message, context) =>
- *     message.payload === "inc" ? Effect.succeed(count + 1) : Effect.as(context.reply(count), count)
+ *   const counter = yield* Actor.stateful<number, "inc" | "get", number>("counter", 0, (count, m, context) =>
+ *     m.payload === "inc" ? Effect.succeed(count + 1) : Effect.as(context.reply(count), count)
  *   )
  *   yield* Actor.send(counter, "inc")
  *   yield* Actor.send(counter, "inc")
@@ -314,14 +372,20 @@ export const stateful = <S, In, Reply = never, R = never>(
  * **Example**
  *
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Actor } from "@handoffkit/core"
  *
  * const program = Effect.gen(function*() {
- *   const printer = yield* Actor.make<string>("printer", (m) => Effect.log(`${m.from}: ${m.payload}`))
- *   yield* Actor.send(printer, "hello") // logs "external: hello"
- *   yield* printer.pipe(Actor.send("again"))
+ *   const notes = yield* Actor.stateful<Array<string>, string, Array<string>>("notes", [], (seen, m, context) =>
+ *     m.payload === "read"
+ *       ? Effect.as(context.reply(seen), seen)
+ *       : Effect.succeed([...seen, `${m.from}: ${m.payload}`])
+ *   )
+ *   yield* Actor.send(notes, "hello")
+ *   yield* pipe(notes, Actor.send("again")) // data-last
+ *   return yield* Actor.ask(notes, "read") // handled after both: one at a time, in arrival order
  * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // ["external: hello", "external: again"]
  * ```
  *
  * @category sending
@@ -391,10 +455,11 @@ export const ask: {
  * import { Actor } from "@handoffkit/core"
  *
  * const program = Effect.gen(function*() {
- *   yield* Actor.make<string>("inbox", () => Effect.void)
- *   const ref = yield* Actor.lookup<string>("inbox")
- *   yield* Actor.send(ref, "found you")
+ *   yield* Actor.make<string, string>("inbox", (m, context) => context.reply(`got ${m.payload}`))
+ *   const ref = yield* Actor.lookup<string, string>("inbox")
+ *   return yield* Actor.ask(ref, "found you")
  * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "got found you"
  * ```
  *
  * @category lookup
@@ -485,6 +550,7 @@ export const stop = <In, Reply>(ref: ActorRef<In, Reply>): Effect.Effect<void> =
  *   const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
  *   return yield* Actor.ask(echo, "ping")
  * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "ping"
  * ```
  *
  * @category layers

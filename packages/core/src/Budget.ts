@@ -39,6 +39,17 @@ const Amount = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 /**
  * An amount of usage. Every field is a non-negative finite number; a missing field is zero. `cost` is in USD.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const usage = Schema.decodeUnknownSync(Budget.Usage)({ tokensIn: 1200, tokensOut: 300, cost: 0.0042 })
+ * console.log(usage.tokensIn, usage.calls) // 1200 undefined
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -60,6 +71,17 @@ export type Usage = typeof Usage.Type
  * `Duration.Input`, such as `"30 seconds"`; decode with this schema or use `Duration.fromInputUnsafe` to get a
  * value it can encode.)
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Duration, Schema } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const encoded = Schema.encodeSync(Budget.Limits)({ cost: 2, time: Duration.seconds(30) })
+ * console.log(encoded) // { cost: 2, time: 30000 }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -73,6 +95,22 @@ export const Limits = Schema.Struct({
  * with Effect's `Clock` (so `TestClock` drives it). A missing field means no limit in that dimension. `Infinity`
  * is accepted as "no limit" too.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const limits: Budget.Limits = { tokensOut: 4000, cost: 0.25, time: "2 minutes" }
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make(limits)
+ *   const snapshot = yield* Budget.snapshot(budget)
+ *   return [snapshot.limits.cost, snapshot.limits.calls] // calls are not limited
+ * }).pipe(Effect.scoped)
+ * Effect.runPromise(program).then(console.log) // [0.25, Infinity]
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -82,6 +120,17 @@ export interface Limits extends Usage {
 
 /**
  * The usage dimensions.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const isDimension = Schema.is(Budget.Dimension)
+ * console.log(isDimension("cost"), isDimension("time")) // true false
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -96,6 +145,22 @@ export type Dimension = typeof Dimension.Type
 
 /**
  * One number per usage dimension (cost in USD).
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensIn: 1000 })
+ *   yield* Budget.spend(budget, { tokensIn: 250 })
+ *   const spent: Budget.Amounts = (yield* Budget.snapshot(budget)).spent
+ *   return spent
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // { tokensIn: 250, tokensOut: 0, cost: 0, calls: 0 }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -113,6 +178,23 @@ export interface Amounts {
  * ancestors that bound the dimensions it passes through; `Infinity` when nothing limits it). `deadline` is the
  * `Clock` time (epoch millis) at which the time limit passes and `timeRemaining` the millis left (both
  * `Infinity` without a time limit).
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ calls: 10 })
+ *   yield* Budget.reserve(budget, { calls: 3 })
+ *   yield* Budget.spend(budget, { calls: 2 })
+ *   const { spent, reserved, remaining, exhausted }: Budget.Snapshot = yield* Budget.snapshot(budget)
+ *   return [spent.calls, reserved.calls, remaining.calls, exhausted]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // [2, 3, 5, false]
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -139,6 +221,22 @@ const formatAmount = (dimension: string, value: number): string =>
  * (`"time"` when the time limit has passed or the budget was closed), `requested` the amount asked for in it and
  * `remaining` what was left. `reason` is `"insufficient"` when the amount does not fit in what remains,
  * `"exhausted"` when the budget is already exhausted, and `"closed"` when the (child) budget's scope has closed.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensOut: 1000 })
+ *   yield* Budget.reserve(budget, { tokensOut: 800 })
+ *   return yield* Budget.reserve(budget, { tokensOut: 500 }).pipe(Effect.flip)
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program).message)
+ * // Budget exceeded in tokensOut: requested 500 tokensOut but only 200 tokensOut remain
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -167,6 +265,23 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
  * A commit charged more than its reservation held in `dimension`. The excess *was* charged (it was spent); callers
  * must reserve an upper bound.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ cost: 1 })
+ *   const reservation = yield* Budget.reserve(budget, { cost: 0.1 })
+ *   const error = yield* Budget.commit(reservation, { cost: 0.15 }).pipe(Effect.flip)
+ *   const { spent } = yield* Budget.snapshot(budget)
+ *   return [error._tag, spent.cost] // the excess was charged anyway
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // ["BudgetOverrun", 0.15]
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -184,6 +299,22 @@ export class BudgetOverrun extends Schema.TaggedError<BudgetOverrun>()("BudgetOv
  * The reservation was already settled: by a `commit`, a `refund`, or by the closing of its (child) budget's scope
  * (which charges open reservations in full).
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ calls: 5 })
+ *   const reservation = yield* Budget.reserve(budget, { calls: 1 })
+ *   yield* Budget.refund(reservation)
+ *   return yield* Budget.commit(reservation, { calls: 1 }).pipe(Effect.flip)
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program).message) // Reservation already settled by refund
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -199,6 +330,17 @@ export class ReservationSettled extends Schema.TaggedError<ReservationSettled>()
 
 /**
  * Limits (or an amount) were invalid; `field` names the offending field.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const error = Effect.runSync(Effect.scoped(Effect.flip(Budget.make({ cost: -1 }))))
+ * console.log(error.message) // Invalid budget cost: must be non-negative, got -1
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -217,6 +359,17 @@ export class BudgetInvalid extends Schema.TaggedError<BudgetInvalid>()("BudgetIn
 // -----------------------------------------------------------------------------
 
 /**
+ * The brand carried by every `Budget`; test for it with `isBudget`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Budget } from "@handoffkit/core"
+ *
+ * console.log(Budget.TypeId) // "~@handoffkit/core/Budget"
+ * ```
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -231,6 +384,21 @@ export type TypeId = typeof TypeId
 /**
  * A budget shared by concurrent agents. Create one with `make` or `child`.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget: Budget.Budget = yield* Budget.make({ calls: 3 })
+ *   yield* Budget.spend(budget, { calls: 1 })
+ *   return (yield* Budget.snapshot(budget)).remaining.calls
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // 2
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -239,12 +407,36 @@ export interface Budget extends Pipeable {
 }
 
 /**
+ * Tells whether a value is a `Budget`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.map(Budget.make({ calls: 1 }), Budget.isBudget).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program), Budget.isBudget({ calls: 1 })) // true false
+ * ```
+ *
  * @since 0.1.0
  * @category guards
  */
 export const isBudget = (u: unknown): u is Budget => Predicate.hasProperty(u, TypeId)
 
 /**
+ * The brand carried by every `Reservation`; test for it with `isReservation`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Budget } from "@handoffkit/core"
+ *
+ * console.log(Budget.ReservationTypeId) // "~@handoffkit/core/Budget/Reservation"
+ * ```
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -259,6 +451,21 @@ export type ReservationTypeId = typeof ReservationTypeId
 /**
  * An amount held on a budget by `reserve`, to be settled once with `commit` or `refund`.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensOut: 1000 })
+ *   const reservation: Budget.Reservation = yield* Budget.reserve(budget, { tokensOut: 400 })
+ *   return reservation.amount
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // { tokensIn: 0, tokensOut: 400, cost: 0, calls: 0 }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -270,6 +477,22 @@ export interface Reservation {
 }
 
 /**
+ * Tells whether a value is a `Reservation`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ calls: 1 })
+ *   return Budget.isReservation(yield* Budget.reserve(budget, { calls: 1 }))
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program), Budget.isReservation({ amount: {} })) // true false
+ * ```
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -403,6 +626,22 @@ const timer = (ledger: internal.Ledger): Effect.Effect<void> =>
  * completes `exhausted` at the deadline. Invalid limits (negative, NaN, not a number, not a duration) fail with
  * `BudgetInvalid` naming the field.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensIn: 100_000, cost: 0.5, time: "10 minutes" })
+ *   yield* Budget.spend(budget, { tokensIn: 2_000, cost: 0.01 })
+ *   const { remaining } = yield* Budget.snapshot(budget)
+ *   return [remaining.tokensIn, remaining.cost, remaining.calls]
+ * }).pipe(Effect.scoped) // closing the scope stops the time limit's timer
+ * Effect.runPromise(program).then(console.log) // [98000, 0.49, Infinity]
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -433,6 +672,28 @@ export const make: (limits: Limits) => Effect.Effect<Budget, BudgetInvalid, Scop
  *
  * The child's time limit is capped at the parent's deadline, and when the parent is exhausted (its time runs out
  * or one of its limits is reached) the child is exhausted too.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const team = yield* Budget.make({ cost: 1 })
+ *   const during = yield* Effect.scoped(
+ *     Effect.gen(function*() {
+ *       const agent = yield* Budget.child(team, { cost: 0.25 })
+ *       yield* Budget.spend(agent, { cost: 0.1 })
+ *       return (yield* Budget.snapshot(team)).remaining.cost // the whole slice is held
+ *     })
+ *   )
+ *   const after = (yield* Budget.snapshot(team)).remaining.cost // the unspent rest came back
+ *   return [during, after]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // [0.75, 0.9]
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -488,6 +749,22 @@ const exceeded = (s: internal.Shortfall): BudgetExceeded =>
  * amount would exceed the limit, or if the budget is exhausted, out of time or closed. An invalid amount
  * (negative, NaN, infinite) is a defect.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensOut: 1000 })
+ *   yield* Budget.reserve(budget, { tokensOut: 600 })
+ *   const error = yield* Budget.reserve(budget, { tokensOut: 600 }).pipe(Effect.flip)
+ *   return [error._tag, error.remaining]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // ["BudgetExceeded", 400]
+ * ```
+ *
  * @since 0.1.0
  * @category spending
  */
@@ -530,6 +807,23 @@ const settle = (
  * and the commit fails with `BudgetOverrun` naming the dimension; reserve an upper bound. Fails with
  * `ReservationSettled` if the reservation was already settled.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensOut: 1000 })
+ *   const reservation = yield* Budget.reserve(budget, { tokensOut: 800 }) // an upper bound
+ *   yield* Budget.commit(reservation, { tokensOut: 350 }) // what the call used
+ *   const { spent, reserved } = yield* Budget.snapshot(budget)
+ *   return [spent.tokensOut, reserved.tokensOut]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // [350, 0]
+ * ```
+ *
  * @since 0.1.0
  * @category spending
  */
@@ -544,6 +838,24 @@ export const commit = (
  * an interrupted call has already charged what it used before `withReservation` (or you) refund the rest. Excess
  * over what is held is charged and reported as `BudgetOverrun` (the reservation then still stays open).
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensOut: 1000 })
+ *   const reservation = yield* Budget.reserve(budget, { tokensOut: 800 })
+ *   yield* Budget.commitPartial(reservation, { tokensOut: 100 }) // a streamed chunk
+ *   yield* Budget.commitPartial(reservation, { tokensOut: 150 }) // another
+ *   const { spent, reserved } = yield* Budget.snapshot(budget)
+ *   return [spent.tokensOut, reserved.tokensOut]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // [250, 550]
+ * ```
+ *
  * @since 0.1.0
  * @category spending
  */
@@ -555,6 +867,22 @@ export const commitPartial = (
 /**
  * Settles the reservation, releasing what it still holds without charging anything. Fails with
  * `ReservationSettled` if the reservation was already settled.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ calls: 1 })
+ *   const reservation = yield* Budget.reserve(budget, { calls: 1 })
+ *   yield* Budget.refund(reservation) // the call never happened
+ *   return (yield* Budget.snapshot(budget)).remaining.calls
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // 1
+ * ```
  *
  * @since 0.1.0
  * @category spending
@@ -570,6 +898,21 @@ export const refund = (reservation: Reservation): Effect.Effect<void, Reservatio
 
 /**
  * Reserves `amount` and commits the same amount, in one atomic step.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ calls: 2 })
+ *   yield* Budget.spend(budget, { calls: 2 })
+ *   return Budget.isExhaustedUnsafe(budget)
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // true
+ * ```
  *
  * @since 0.1.0
  * @category spending
@@ -597,6 +940,25 @@ export const spend = (budget: Budget, amount: Usage): Effect.Effect<void, Budget
  * reservation yourself (e.g. `commit` in an `Effect.onInterrupt`). If `use` settled the reservation itself, the
  * usage it returns is ignored. A commit that overruns the reservation fails with `BudgetOverrun` (the usage is
  * charged anyway).
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const callModel = (prompt: string) =>
+ *   Effect.succeed([`echo: ${prompt}`, { tokensOut: 30, calls: 1 }] as const) // the answer and its usage
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensOut: 1000, calls: 10 })
+ *   const answer = yield* Budget.withReservation(budget, { tokensOut: 500, calls: 1 }, () => callModel("hi"))
+ *   const { spent, reserved } = yield* Budget.snapshot(budget)
+ *   return [answer, spent.tokensOut, reserved.tokensOut]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // ["echo: hi", 30, 0]
+ * ```
  *
  * @since 0.1.0
  * @category spending
@@ -633,6 +995,21 @@ export const withReservation = <A, E, R>(
  * has passed, an ancestor is exhausted, or (for a child) its scope has closed. Completes at once if it already
  * is; never before.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ time: "20 millis" })
+ *   yield* Budget.exhausted(budget) // completes when the time limit passes
+ *   return Budget.isExhaustedUnsafe(budget)
+ * }).pipe(Effect.scoped)
+ * Effect.runPromise(program).then(console.log) // true
+ * ```
+ *
  * @since 0.1.0
  * @category exhaustion
  */
@@ -646,6 +1023,23 @@ export const exhausted = (budget: Budget): Effect.Effect<void> =>
  * The `Deferred` that completes when the budget is exhausted, for racing (e.g. by `Select`) without consuming
  * anything. Treat it as read-only: only the budget completes it.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Deferred, Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ calls: 1 })
+ *   const done = Budget.exhaustedDeferred(budget)
+ *   const before = Deferred.isDoneUnsafe(done)
+ *   yield* Budget.spend(budget, { calls: 1 })
+ *   return [before, Deferred.isDoneUnsafe(done)]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // [false, true]
+ * ```
+ *
  * @since 0.1.0
  * @category exhaustion
  */
@@ -656,6 +1050,23 @@ export const exhaustedDeferred = (budget: Budget): Deferred.Deferred<void> => {
 
 /**
  * Whether the budget is exhausted now (synchronous; reads the `Clock` captured at creation for the time limit).
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ tokensIn: 100 })
+ *   yield* Budget.spend(budget, { tokensIn: 99 })
+ *   const before = Budget.isExhaustedUnsafe(budget)
+ *   yield* Budget.spend(budget, { tokensIn: 1 }) // spent reaches the limit
+ *   return [before, Budget.isExhaustedUnsafe(budget)]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // [false, true]
+ * ```
  *
  * @since 0.1.0
  * @category exhaustion
@@ -679,6 +1090,22 @@ const snapshotUnsafe = (budget: Budget): Snapshot => {
 
 /**
  * The budget's limits, spent, reserved and remaining amounts per dimension (`Infinity` where unlimited).
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* Budget.make({ cost: 2 })
+ *   yield* Budget.spend(budget, { cost: 0.5 })
+ *   const { limits, spent, remaining } = yield* Budget.snapshot(budget)
+ *   return [spent.cost, remaining.cost, limits.tokensIn]
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // [0.5, 1.5, Infinity]
+ * ```
  *
  * @since 0.1.0
  * @category inspection

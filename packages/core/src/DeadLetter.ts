@@ -15,11 +15,30 @@ import { Context } from "effect"
  * - `"no-such-address"`: no actor is registered at the destination.
  * - `"stopped"`: the receiving actor stopped before handling it.
  * - `"failed"`: the actor's behavior failed while handling it (the actor stopped or was restarted).
+ * - `"withdrawn"`: its sender was interrupted while waiting for room, before any receiver took it.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DeadLetter, Mailbox } from "@handoffkit/core"
+ *
+ * const sink = DeadLetter.collect()
+ * const program = Effect.gen(function*() {
+ *   const inbox = yield* Mailbox.make<string>()
+ *   yield* Mailbox.offer(inbox, "queued")
+ *   yield* Mailbox.shutdown(inbox, "closed")
+ * }).pipe(Effect.provideService(DeadLetter.DeadLetters, sink))
+ * Effect.runSync(program)
+ * const reason: DeadLetter.Reason = sink.letters[0].reason
+ * console.log(reason) // "closed"
+ * ```
  *
  * @category models
  * @since 0.1.0
  */
-export type Reason = "closed" | "overflow" | "no-such-address" | "stopped" | "failed"
+export type Reason = "closed" | "overflow" | "no-such-address" | "stopped" | "failed" | "withdrawn"
 
 /**
  * One undelivered message and why.
@@ -30,7 +49,7 @@ export type Reason = "closed" | "overflow" | "no-such-address" | "stopped" | "fa
  * import type { DeadLetter } from "@handoffkit/core"
  *
  * const letter: DeadLetter.DeadLetter = { mailbox: "worker-1", message: "job", reason: "closed" }
- * console.log(letter.reason)
+ * console.log(letter.reason) // "closed"
  * ```
  *
  * @category models
@@ -44,6 +63,25 @@ export interface DeadLetter {
 
 /**
  * Where dead letters go: a synchronous callback, called at the moment a message is given up on.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DeadLetter, Mailbox } from "@handoffkit/core"
+ *
+ * let overflowed = 0
+ * const counting: DeadLetter.Sink = {
+ *   publish: (letter) => void (letter.reason === "overflow" && overflowed++)
+ * }
+ * const program = Effect.gen(function*() {
+ *   const inbox = yield* Mailbox.make<number>({ capacity: 1, overflow: "dead-letter" })
+ *   yield* Effect.forEach([1, 2, 3], (n) => Mailbox.offer(inbox, n))
+ * }).pipe(Effect.provideService(DeadLetter.DeadLetters, counting))
+ * Effect.runSync(program)
+ * console.log(overflowed) // 2
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -136,11 +174,13 @@ export const ring = (
  * import { Effect } from "effect"
  * import { DeadLetter } from "@handoffkit/core"
  *
+ * const sink = DeadLetter.collect()
  * const program = Effect.gen(function*() {
- *   const sink = yield* DeadLetter.DeadLetters
- *   sink.publish({ mailbox: "m", message: "lost?", reason: "no-such-address" })
- * })
+ *   const current = yield* DeadLetter.DeadLetters
+ *   current.publish({ mailbox: "m", message: "lost?", reason: "no-such-address" })
+ * }).pipe(Effect.provideService(DeadLetter.DeadLetters, sink))
  * Effect.runSync(program)
+ * console.log(sink.letters.length) // 1
  * ```
  *
  * @category services

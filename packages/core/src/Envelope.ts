@@ -13,6 +13,17 @@ import { hasProperty } from "effect/Predicate"
 import * as internal from "./internal/envelope.ts"
 
 /**
+ * The brand carried by every `Envelope`; test for it with `isEnvelope`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Envelope } from "@handoffkit/core"
+ *
+ * console.log(Envelope.TypeId) // "~handoffkit/Envelope"
+ * ```
+ *
  * @category type ids
  * @since 0.1.0
  */
@@ -31,6 +42,22 @@ export type TypeId = "~handoffkit/Envelope"
  *
  * Addresses are plain strings so that they survive encoding and can name actors on other machines.
  * `"external"` is the address stamped on messages sent from outside any actor.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { type Envelope, Registry } from "@handoffkit/core"
+ *
+ * const reviewer: Envelope.Address = "reviewer"
+ * const program = Effect.gen(function*() {
+ *   const registry = yield* Registry.Registry
+ *   yield* registry.register({ address: reviewer, deliver: () => Effect.void })
+ *   return yield* registry.addresses
+ * }).pipe(Effect.provide(Registry.layer))
+ * console.log(Effect.runSync(program)) // ["reviewer"]
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -79,11 +106,12 @@ export const external: Address = internal.external
  * import { Actor } from "@handoffkit/core"
  *
  * const program = Effect.gen(function*() {
- *   const echo = yield* Actor.make("echo", (envelope) =>
- *     Effect.log(`${envelope.from} -> ${envelope.to}: ${envelope.payload}`)
+ *   const echo = yield* Actor.make<string, string>("echo", (envelope, context) =>
+ *     context.reply(`${envelope.from} -> ${envelope.to}: ${envelope.payload}`)
  *   )
- *   yield* Actor.send(echo, "hello")
+ *   return yield* Actor.ask(echo, "hello")
  * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "external -> echo: hello"
  * ```
  *
  * @category models

@@ -20,8 +20,20 @@ import * as Actor from "./Actor.ts"
 import type { DeliveryError } from "./Registry.ts"
 import { Usage } from "./Budget.ts"
 import * as envelope from "./internal/envelope.ts"
+import * as Tracer from "./Tracer.ts"
 
 /**
+ * The brand carried by every task handle; test for it with `isTask`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Handoff } from "@handoffkit/core"
+ *
+ * console.log(Handoff.TypeId) // "~handoffkit/Handoff/Task"
+ * ```
+ *
  * @category type ids
  * @since 0.1.0
  */
@@ -44,6 +56,22 @@ export type TypeId = "~handoffkit/Handoff/Task"
  * - `budget`: what is left to spend on the task.
  *
  * Every field is Schema-encodable, so a handoff can cross processes.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Handoff } from "@handoffkit/core"
+ *
+ * const context = Schema.decodeUnknownSync(Handoff.HandoffContext)({
+ *   summary: "tests pass; docs missing",
+ *   refs: ["corpus://pr/7"],
+ *   thread: [{ from: "coder", text: "ready for review" }],
+ *   budget: { tokensOut: 2000 }
+ * })
+ * console.log(context.thread[0].from, context.budget?.tokensOut) // "coder" 2000
+ * ```
  *
  * @category schemas
  * @since 0.1.0
@@ -86,6 +114,20 @@ export const emptyContext: HandoffContext = Object.freeze({ summary: "", refs: [
  * the task with `get` and its context with `context`; both fail with `OwnershipMoved` once the handle has
  * been sent.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Handoff } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const task: Handoff.Task<string> = yield* Handoff.make("write the changelog")
+ *   return [task.id.startsWith("task-"), yield* Handoff.get(task)]
+ * })
+ * console.log(Effect.runSync(program)) // [true, "write the changelog"]
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -102,19 +144,22 @@ export interface Task<out T> {
  * **Example**
  *
  * ```ts
- * import { Effect } from "effect"
+ * import { Deferred, Effect } from "effect"
  * import { Actor, Handoff } from "@handoffkit/core"
  *
  * const program = Effect.gen(function*() {
+ *   const started = yield* Deferred.make<string>()
  *   const coder = yield* Actor.make<Handoff.Transfer<{ issue: number }>>("coder", (message) =>
  *     Effect.gen(function*() {
  *       const task = yield* Handoff.get(message.payload.task)
- *       yield* Effect.log(`fixing #${task.issue} (${message.payload.context.summary})`)
+ *       yield* Deferred.succeed(started, `fixing #${task.issue} (${message.payload.context.summary})`)
  *     })
  *   )
  *   const task = yield* Handoff.make({ issue: 42 }, { ...Handoff.emptyContext, summary: "null check" })
  *   yield* Handoff.send(task, coder)
+ *   return yield* Deferred.await(started)
  * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "fixing #42 (null check)"
  * ```
  *
  * @category models
@@ -354,9 +399,14 @@ export const transfer = <T, E, R>(
       // its mailbox closes); only the claim check above can be interrupted.
       return deliver(payload).pipe(
         Effect.onExit((exit) =>
-          Effect.sync(() => {
+          Effect.withFiber((fiber) => {
             // Delivered: consumed for good. Not delivered (failed or interrupted): still ours.
             self.state = exit._tag === "Success" ? { _tag: "Moved", to } : { _tag: "Owned" }
+            const tracer = fiber.getRef(Tracer.CurrentTracer)
+            if (tracer.enabled && exit._tag === "Success") {
+              tracer.emit({ kind: "handoff", actor: payload.from, data: { taskId: self.id, to } })
+            }
+            return Effect.void
           })
         )
       )
@@ -403,19 +453,24 @@ export const send = <T>(
  * **Example**
  *
  * ```ts
- * import { Effect } from "effect"
+ * import { Deferred, Effect } from "effect"
  * import { Actor, Handoff } from "@handoffkit/core"
  *
  * const program = Effect.gen(function*() {
- *   const coder = yield* Actor.make<Handoff.Transfer<string>>("coder", (m) => Effect.log(m.payload.from))
+ *   const handedBy = yield* Deferred.make<string>()
+ *   const coder = yield* Actor.make<Handoff.Transfer<string>>("coder", (m) =>
+ *     Deferred.succeed(handedBy, m.payload.from)
+ *   )
  *   const planner = yield* Actor.make<string>("planner", (message, context) =>
  *     Effect.gen(function*() {
  *       const task = yield* Handoff.make(`implement ${message.payload}`)
- *       yield* Handoff.sendFrom(context, task, coder) // coder logs "planner"
+ *       yield* Handoff.sendFrom(context, task, coder)
  *     })
  *   )
  *   yield* Actor.send(planner, "retry with backoff")
+ *   return yield* Deferred.await(handedBy)
  * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "planner"
  * ```
  *
  * @category handing over

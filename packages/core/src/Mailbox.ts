@@ -19,6 +19,17 @@ import { DeadLetters } from "./DeadLetter.ts"
 import * as internal from "./internal/mailbox.ts"
 
 /**
+ * The brand carried by every `Mailbox`; test for it with `isMailbox`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Mailbox } from "@handoffkit/core"
+ *
+ * console.log(Mailbox.TypeId) // "~handoffkit/Mailbox"
+ * ```
+ *
  * @category type ids
  * @since 0.1.0
  */
@@ -36,6 +47,24 @@ export type TypeId = "~handoffkit/Mailbox"
  * - `"suspend"`: the sender waits until there is room (back-pressure). The default.
  * - `"fail"`: the send fails with `MailboxFull`; the message stays with the sender.
  * - `"dead-letter"`: the message goes to the dead letters with reason `"overflow"`; the send succeeds.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DeadLetter, Mailbox } from "@handoffkit/core"
+ *
+ * const sink = DeadLetter.collect()
+ * const overflow: Mailbox.Overflow = "dead-letter"
+ * const program = Effect.gen(function*() {
+ *   const inbox = yield* Mailbox.make<string>({ capacity: 1, overflow })
+ *   yield* Mailbox.offer(inbox, "kept")
+ *   yield* Mailbox.offer(inbox, "dropped") // succeeds: the message goes to the dead letters
+ *   return yield* Mailbox.size(inbox)
+ * }).pipe(Effect.provideService(DeadLetter.DeadLetters, sink))
+ * console.log(Effect.runSync(program), sink.letters[0].reason) // 1 "overflow"
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -181,6 +210,18 @@ export const isMailbox = (u: unknown): u is Mailbox<unknown> => hasProperty(u, T
 /**
  * Options of `make`.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Mailbox } from "@handoffkit/core"
+ *
+ * const options: Mailbox.Options = { capacity: 32, overflow: "suspend", address: "planner-inbox" }
+ * const inbox = Effect.runSync(Mailbox.make<string>(options))
+ * console.log(inbox.address, inbox.capacity) // "planner-inbox" 32
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -266,20 +307,20 @@ export const make = <A>(options?: Options): Effect.Effect<Mailbox<A>, MailboxInv
  * until a receiver takes it), fails with `MailboxFull` (`"fail"`), or dead-letters it and completes
  * (`"dead-letter"`). Fails with `MailboxClosed` when the mailbox is or becomes closed before acceptance: the
  * message was then not accepted and is still the sender's. Interrupting a waiting sender withdraws its
- * message, unless a receiver took it first; as with any effect, an interrupt that lands as the send
+ * message (it is recorded as a dead letter with reason `"withdrawn"`), unless a receiver took it first; as with any effect, an interrupt that lands as the send
  * completes wins over its result, so an interrupted sender cannot tell which happened (a `Handoff`, which must
  * know, delivers uninterruptibly).
  *
  * **Example**
  *
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Mailbox } from "@handoffkit/core"
  *
  * const program = Effect.gen(function*() {
  *   const inbox = yield* Mailbox.make<number>({ capacity: 2 })
- *   yield* inbox.pipe(Mailbox.offer(1))
- *   yield* Mailbox.offer(inbox, 2)
+ *   yield* Mailbox.offer(inbox, 1)
+ *   yield* pipe(inbox, Mailbox.offer(2)) // data-last
  *   return yield* Mailbox.size(inbox)
  * })
  * console.log(Effect.runSync(program)) // 2
@@ -367,9 +408,9 @@ export const take: <A>(self: Mailbox<A>) => Effect.Effect<A, MailboxClosed> = in
  *   const before = yield* Mailbox.poll(inbox)
  *   yield* Mailbox.offer(inbox, 7)
  *   const after = yield* Mailbox.poll(inbox)
- *   return [Option.isNone(before), after]
+ *   return [Option.isNone(before), Option.getOrThrow(after)]
  * })
- * console.log(Effect.runSync(program)) // [true, Option.some(7)]
+ * console.log(Effect.runSync(program)) // [true, 7]
  * ```
  *
  * @category receiving

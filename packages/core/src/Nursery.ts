@@ -53,6 +53,7 @@ const named = (name: string | undefined): { readonly child?: string } =>
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
  * const program = Effect.scoped(Effect.map(Nursery.make(), (n) => n[Nursery.TypeId] === Nursery.TypeId))
+ * console.log(Effect.runSync(program)) // true
  * ```
  *
  * @category type ids
@@ -74,9 +75,10 @@ export const TypeId: TypeId = internal.TypeId
  * **Example** (Naming the brand)
  *
  * ```ts
- * import type * as Nursery from "@handoffkit/core/Nursery"
+ * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * type Brand = Nursery.TypeId
+ * const brand: Nursery.TypeId = Nursery.TypeId
+ * console.log(brand) // "~@handoffkit/core/Nursery"
  * ```
  *
  * @category type ids
@@ -103,6 +105,7 @@ export type TypeId = internal.TypeId
  *
  * const program = Nursery.run({}, (n) =>
  *   Effect.map(Nursery.start(n, Effect.void), (child) => child[Nursery.ChildTypeId] === Nursery.ChildTypeId))
+ * Effect.runPromise(program).then(console.log) // true
  * ```
  *
  * @category type ids
@@ -124,9 +127,10 @@ export const ChildTypeId: ChildTypeId = internal.ChildTypeId
  * **Example** (Naming the brand)
  *
  * ```ts
- * import type * as Nursery from "@handoffkit/core/Nursery"
+ * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * type Brand = Nursery.ChildTypeId
+ * const brand: Nursery.ChildTypeId = Nursery.ChildTypeId
+ * console.log(brand) // "~@handoffkit/core/Nursery/Child"
  * ```
  *
  * @category type ids
@@ -159,13 +163,19 @@ export type ChildTypeId = internal.ChildTypeId
  * import { Effect } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
+ * const started: Array<string> = []
+ * let reads = 0
+ * const reader = Effect.suspend(() => (++reads === 1 ? Effect.fail("connection reset") : Effect.never))
  * const strategy: Nursery.Strategy = "rest-for-one"
- * const program = Nursery.run({ strategy }, (n) =>
+ * const onEvent = (event: Nursery.NurseryEvent) => event._tag === "Started" && started.push(event.child)
+ * const program = Nursery.run({ strategy, onEvent }, (n) =>
  *   Effect.gen(function*() {
- *     yield* Nursery.start(n, Effect.never, { name: "reader" })
+ *     yield* Nursery.start(n, reader, { name: "reader" })
  *     yield* Nursery.start(n, Effect.never, { name: "parser" }) // restarted when the reader fails
+ *     yield* Effect.sleep("20 millis")
  *     yield* Nursery.close(n)
  *   }))
+ * Effect.runPromise(program).then(() => console.log(started)) // ["reader", "parser", "reader", "parser"]
  * ```
  *
  * @category models
@@ -197,8 +207,16 @@ export type Strategy = internal.Strategy
  * import { Effect } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
+ * let runs = 0
+ * const worker = Effect.suspend(() => (++runs === 1 ? Effect.void : Effect.never)) // ends once, successfully
  * const restart: Nursery.RestartPolicy = "permanent"
- * const program = Effect.scoped(Effect.flatMap(Nursery.make(), (n) => Nursery.start(n, Effect.never, { restart })))
+ * const program = Nursery.run({}, (n) =>
+ *   Effect.gen(function*() {
+ *     yield* Nursery.start(n, worker, { restart }) // restarted even after a success
+ *     yield* Effect.sleep("20 millis")
+ *     yield* Nursery.close(n)
+ *   }))
+ * Effect.runPromise(program).then(() => console.log(runs)) // 2
  * ```
  *
  * @category models
@@ -222,9 +240,12 @@ export type RestartPolicy = internal.RestartPolicy
  * **Example** (At most 5 restarts a minute)
  *
  * ```ts
- * import type * as Nursery from "@handoffkit/core/Nursery"
+ * import { Effect } from "effect"
+ * import * as Nursery from "@handoffkit/core/Nursery"
  *
  * const intensity: Nursery.Intensity = { maxRestarts: 5, window: "1 minute" }
+ * const program = Nursery.run({ intensity }, (n) => Effect.succeed(n.intensity.maxRestarts))
+ * Effect.runPromise(program).then(console.log) // 5
  * ```
  *
  * @category models
@@ -253,7 +274,8 @@ export interface Intensity {
  * **Example** (A small, strict nursery)
  *
  * ```ts
- * import type * as Nursery from "@handoffkit/core/Nursery"
+ * import { Effect } from "effect"
+ * import * as Nursery from "@handoffkit/core/Nursery"
  *
  * const options: Nursery.Options = {
  *   name: "agents",
@@ -261,6 +283,8 @@ export interface Intensity {
  *   intensity: { maxRestarts: 1, window: "10 seconds" },
  *   maxChildren: 8
  * }
+ * const program = Nursery.run(options, (n) => Effect.succeed([n.name, n.strategy, n.maxChildren]))
+ * Effect.runPromise(program).then(console.log) // ["agents", "one-for-all", 8]
  * ```
  *
  * @category models
@@ -309,11 +333,12 @@ export interface Options {
  *
  * const restarts: Array<string> = []
  * let attempts = 0
+ * const flaky = Effect.suspend(() => (++attempts < 2 ? Effect.fail("once") : Effect.void))
  * const program = Nursery.run(
  *   { onEvent: (event) => event._tag === "Restarted" && restarts.push(event.child) },
- *   (n) => Nursery.start(n, Effect.suspend(() => (++attempts < 2 ? Effect.fail("once") : Effect.void)), { name: "flaky" })
+ *   (n) => Nursery.start(n, flaky, { name: "flaky" })
  * )
- * // restarts: ["flaky"]
+ * Effect.runPromise(program).then(() => console.log(restarts)) // ["flaky"]
  * ```
  *
  * @category models
@@ -370,9 +395,17 @@ export type NurseryEvent =
  * **Example** (A named permanent child)
  *
  * ```ts
- * import type * as Nursery from "@handoffkit/core/Nursery"
+ * import { Effect } from "effect"
+ * import * as Nursery from "@handoffkit/core/Nursery"
  *
  * const options: Nursery.StartOptions = { name: "mailbox-pump", restart: "permanent" }
+ * const program = Nursery.run({}, (n) =>
+ *   Effect.gen(function*() {
+ *     const pump = yield* Nursery.start(n, Effect.never, options)
+ *     yield* Nursery.close(n)
+ *     return [pump.name, pump.restart]
+ *   }))
+ * Effect.runPromise(program).then(console.log) // ["mailbox-pump", "permanent"]
  * ```
  *
  * @category models
@@ -402,11 +435,14 @@ export interface StartOptions {
  * import { Effect } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
+ * const done: Array<string> = []
  * const program = Nursery.run({ name: "workers" }, (nursery) =>
  *   Effect.gen(function*() {
- *     yield* Nursery.start(nursery, Effect.log("one"))
- *     yield* Nursery.start(nursery, Effect.log("two"))
+ *     yield* Nursery.start(nursery, Effect.sync(() => done.push("one")))
+ *     yield* Nursery.start(nursery, Effect.sync(() => done.push("two")))
+ *     return [nursery.name, nursery.depth]
  *   }))
+ * Effect.runPromise(program).then((info) => console.log(info, done)) // ["workers", 0] ["one", "two"]
  * ```
  *
  * @category models
@@ -441,14 +477,15 @@ export interface Nursery extends Pipeable.Pipeable {
  * **Example** (Waiting for one incarnation)
  *
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Exit } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
  * const program = Nursery.run({}, (n) =>
  *   Effect.gen(function*() {
  *     const child = yield* Nursery.start(n, Effect.succeed(42))
- *     return yield* child.await // Exit.succeed(42)
+ *     return yield* child.await
  *   }))
+ * Effect.runPromise(program).then((exit) => console.log(Exit.isSuccess(exit) && exit.value)) // 42
  * ```
  *
  * @category models
@@ -486,10 +523,11 @@ export interface Child<out A = unknown, out E = unknown> extends Pipeable.Pipeab
  * const program = Nursery.run({}, (n) =>
  *   Effect.gen(function*() {
  *     yield* Nursery.start(n, Effect.never, { name: "a" })
- *     const infos = yield* Nursery.children(n) // [{ name: "a", alive: true, restarts: 0, ... }]
+ *     const infos = yield* Nursery.children(n)
  *     yield* Nursery.close(n)
- *     return infos
+ *     return infos.map((info) => [info.name, info.kind, info.status, info.restarts])
  *   }))
+ * Effect.runPromise(program).then(console.log) // [["a", "child", "running", 0]]
  * ```
  *
  * @category models
@@ -525,8 +563,10 @@ export interface ChildInfo {
  *
  * const program = Effect.gen(function*() {
  *   const n = yield* Effect.scoped(Nursery.make({ name: "done" }))
- *   return yield* Effect.flip(Nursery.start(n, Effect.void)) // NurseryClosed
+ *   return yield* Effect.flip(Nursery.start(n, Effect.void))
  * })
+ * Effect.runPromise(program).then((error) => console.log(error.message))
+ * // cannot start a child in nursery "done": the nursery is closed
  * ```
  *
  * @category errors
@@ -558,13 +598,15 @@ export class NurseryClosed extends Schema.TaggedError<NurseryClosed>()("NurseryC
  * import { Effect } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * const program = Nursery.run({ maxChildren: 1 }, (n) =>
+ * const program = Nursery.run({ name: "solo", maxChildren: 1 }, (n) =>
  *   Effect.gen(function*() {
  *     yield* Nursery.start(n, Effect.never)
- *     const error = yield* Effect.flip(Nursery.start(n, Effect.never)) // NurseryFull
+ *     const error = yield* Effect.flip(Nursery.start(n, Effect.never, { name: "second" }))
  *     yield* Nursery.close(n)
  *     return error
  *   }))
+ * Effect.runPromise(program).then((error) => console.log(error.message))
+ * // cannot start "second" in nursery "solo": it already supervises 1 children (maxChildren)
  * ```
  *
  * @category errors
@@ -599,7 +641,9 @@ export class NurseryFull extends Schema.TaggedError<NurseryFull>()("NurseryFull"
  * import { Effect } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * const program = Nursery.run({ maxDepth: 0 }, (n) => Effect.flip(Nursery.nested(n))) // NurseryTooDeep
+ * const program = Nursery.run({ name: "flat", maxDepth: 0 }, (n) => Effect.flip(Nursery.nested(n)))
+ * Effect.runPromise(program).then((error) => console.log(error.message))
+ * // cannot nest a nursery in "flat": depth 1 exceeds maxDepth 0
  * ```
  *
  * @category errors
@@ -636,8 +680,9 @@ export class NurseryTooDeep extends Schema.TaggedError<NurseryTooDeep>()("Nurser
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
  * const program = Nursery.run({ intensity: { maxRestarts: 2, window: "1 second" } }, (n) =>
- *   Nursery.start(n, Effect.fail("boom"))
- * ).pipe(Effect.catchTag("NurseryEscalated", (e) => Effect.succeed(e.child)))
+ *   Nursery.start(n, Effect.fail("boom"), { name: "doomed" })
+ * ).pipe(Effect.catchTag("NurseryEscalated", (e) => Effect.succeed([e.child, e.maxRestarts])))
+ * Effect.runPromise(program).then(console.log) // ["doomed", 2]
  * ```
  *
  * @category errors
@@ -713,7 +758,7 @@ const makeCore = (
  * ```ts
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * Nursery.isNursery({}) // false
+ * console.log(Nursery.isNursery({})) // false
  * ```
  *
  * @category guards
@@ -737,7 +782,7 @@ export const isNursery = (u: unknown): u is Nursery => Predicate.hasProperty(u, 
  * ```ts
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * Nursery.isChild({}) // false
+ * console.log(Nursery.isChild({})) // false
  * ```
  *
  * @category guards
@@ -763,15 +808,19 @@ export const isChild = (u: unknown): u is Child => Predicate.hasProperty(u, Chil
  * **Example** (A nursery that lives as long as its scope)
  *
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Exit } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * const program = Effect.scoped(
- *   Effect.gen(function*() {
- *     const nursery = yield* Nursery.make({ name: "agents", strategy: "one-for-one" })
- *     yield* Nursery.start(nursery, Effect.never, { name: "planner", restart: "permanent" })
- *   })
- * ) // the planner is interrupted and awaited here
+ * const program = Effect.gen(function*() {
+ *   const planner = yield* Effect.scoped(
+ *     Effect.gen(function*() {
+ *       const nursery = yield* Nursery.make({ name: "agents", strategy: "one-for-one" })
+ *       return yield* Nursery.start(nursery, Effect.never, { name: "planner", restart: "permanent" })
+ *     })
+ *   ) // the planner is interrupted and awaited here
+ *   return yield* planner.await
+ * })
+ * Effect.runPromise(program).then((exit) => console.log(Exit.hasInterrupts(exit))) // true
  * ```
  *
  * @see {@link run} for the Trio-style form
@@ -814,7 +863,7 @@ export const make: (options?: Options) => Effect.Effect<Nursery, never, Scope.Sc
  * const flaky = Effect.suspend(() => (++attempts < 3 ? Effect.fail("not yet") : Effect.succeed("done")))
  *
  * const program = Nursery.run({}, (n) => Nursery.start(n, flaky, { name: "flaky" }))
- * // attempts === 3 when the program ends
+ * Effect.runPromise(program).then(() => console.log(attempts)) // 3
  * ```
  *
  * @see {@link stop} to take a child out of supervision
@@ -896,8 +945,11 @@ export const start: {
  *     const team = yield* Nursery.nested(root, { name: "team", strategy: "one-for-all" })
  *     yield* Nursery.start(team, Effect.never, { name: "writer" })
  *     yield* Nursery.start(team, Effect.never, { name: "reviewer" })
+ *     const tree = [team.depth, (yield* Nursery.children(root)).map((c) => c.kind)]
  *     yield* Nursery.close(root)
+ *     return tree
  *   }))
+ * Effect.runPromise(program).then(console.log) // [1, ["nursery"]]
  * ```
  *
  * @category constructors
@@ -957,10 +1009,14 @@ export {
    * const program = Effect.scoped(
    *   Effect.gen(function*() {
    *     const n = yield* Nursery.make()
-   *     yield* Nursery.start(n, Effect.sleep("10 millis"))
+   *     const results: Array<string> = []
+   *     const work = Effect.andThen(Effect.sleep("10 millis"), Effect.sync(() => results.push("done")))
+   *     yield* Nursery.start(n, work)
    *     yield* Nursery.await(n)
+   *     return results
    *   })
    * )
+   * Effect.runPromise(program).then(console.log) // ["done"]
    * ```
    *
    * @see {@link join} (an alias)
@@ -988,9 +1044,12 @@ export {
  * import { Effect } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
+ * let finished = false
  * const program = Effect.scoped(
- *   Effect.flatMap(Nursery.make(), (n) => Effect.andThen(Nursery.start(n, Effect.void), Nursery.join(n)))
+ *   Effect.flatMap(Nursery.make(), (n) =>
+ *     Effect.andThen(Nursery.start(n, Effect.sync(() => (finished = true))), Nursery.join(n)))
  * )
+ * Effect.runPromise(program).then(() => console.log(finished)) // true
  * ```
  *
  * @category combinators
@@ -1025,6 +1084,7 @@ export const join: (self: Nursery) => Effect.Effect<void, NurseryEscalated> = aw
  * const results: Array<number> = []
  * const program = Nursery.run({ name: "fan-out" }, (n) =>
  *   Effect.forEach([1, 2, 3], (i) => Nursery.start(n, Effect.sync(() => results.push(i * 10)))))
+ * Effect.runPromise(program).then(() => console.log(results)) // [10, 20, 30]
  * ```
  *
  * @category constructors
@@ -1076,8 +1136,10 @@ export const run = <A, E, R>(
  *     const n = yield* Nursery.make()
  *     yield* Nursery.start(n, Effect.never)
  *     yield* Nursery.close(n) // the child has exited here
+ *     return yield* Nursery.size(n)
  *   })
  * )
+ * Effect.runPromise(program).then(console.log) // 0
  * ```
  *
  * @category combinators
@@ -1108,14 +1170,15 @@ export const close = (self: Nursery): Effect.Effect<void> =>
  * **Example** (Stopping a server)
  *
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Exit } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
  * const program = Nursery.run({}, (n) =>
  *   Effect.gen(function*() {
  *     const server = yield* Nursery.start(n, Effect.never, { restart: "permanent" })
- *     return yield* Nursery.stop(server) // an interrupted Exit
+ *     return yield* Nursery.stop(server)
  *   }))
+ * Effect.runPromise(program).then((exit) => console.log(Exit.hasInterrupts(exit))) // true
  * ```
  *
  * @category combinators
@@ -1149,10 +1212,11 @@ export const stop = <A, E>(child: Child<A, E>): Effect.Effect<Exit.Exit<A, E>> =
  * const program = Nursery.run({}, (n) =>
  *   Effect.gen(function*() {
  *     yield* Nursery.start(n, Effect.never)
- *     const restarts = (yield* Nursery.children(n)).map((info) => info.restarts) // [0]
+ *     const restarts = (yield* Nursery.children(n)).map((info) => info.restarts)
  *     yield* Nursery.close(n)
  *     return restarts
  *   }))
+ * Effect.runPromise(program).then(console.log) // [0]
  * ```
  *
  * @category getters
@@ -1188,7 +1252,14 @@ export const children = (self: Nursery): Effect.Effect<ReadonlyArray<ChildInfo>>
  * import { Effect } from "effect"
  * import * as Nursery from "@handoffkit/core/Nursery"
  *
- * const program = Nursery.run({}, (n) => Nursery.size(n)) // 0
+ * const program = Nursery.run({}, (n) =>
+ *   Effect.gen(function*() {
+ *     yield* Nursery.start(n, Effect.never)
+ *     const size = yield* Nursery.size(n)
+ *     yield* Nursery.close(n)
+ *     return size
+ *   }))
+ * Effect.runPromise(program).then(console.log) // 1
  * ```
  *
  * @category getters

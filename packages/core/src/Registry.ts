@@ -17,6 +17,22 @@ import type { Address, Envelope } from "./Envelope.ts"
  * `deliver` completes when the envelope is accepted (it may wait under back-pressure) and fails with a typed
  * error when it cannot be; it must never drop an envelope silently.
  *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Registry } from "@handoffkit/core"
+ *
+ * const audit: Registry.Recipient = { address: "audit-log", deliver: () => Effect.void }
+ * const program = Effect.gen(function*() {
+ *   const registry = yield* Registry.Registry
+ *   yield* registry.register(audit)
+ *   return (yield* registry.lookup("audit-log")).address
+ * }).pipe(Effect.provide(Registry.layer))
+ * console.log(Effect.runSync(program)) // "audit-log"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -57,7 +73,8 @@ export class DeliveryError extends Schema.TaggedError<DeliveryError>()("Delivery
  * ```ts
  * import { Registry } from "@handoffkit/core"
  *
- * console.log(new Registry.AddressTaken({ address: "planner" }).message) // address "planner" is already registered
+ * console.log(new Registry.AddressTaken({ address: "planner" }).message)
+ * // address "planner" is already registered
  * ```
  *
  * @category errors

@@ -29,6 +29,19 @@ import * as internal from "./internal/mailbox.ts"
 import type { Mailbox } from "./Mailbox.ts"
 
 /**
+ * The brand carried by every select case.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Select } from "@handoffkit/core"
+ *
+ * const fallback = Select.orElse(() => Effect.void)
+ * console.log(fallback[Select.CaseTypeId]) // "~handoffkit/Select/Case"
+ * ```
+ *
  * @category type ids
  * @since 0.1.0
  */
@@ -46,6 +59,25 @@ export type CaseTypeId = "~handoffkit/Select/Case"
  * **Details**
  *
  * Build cases with `receive`, `signal`, `budget`, `timeout` and `orElse`; pass them to `select`.
+ *
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Mailbox, Select } from "@handoffkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const inbox = yield* Mailbox.make<number>()
+ *   yield* Mailbox.offer(inbox, 2)
+ *   const cases: Array<Select.Case<string>> = [
+ *     Select.receive(inbox, (n) => Effect.succeed(`got ${n}`)),
+ *     Select.orElse(() => Effect.succeed("nothing"))
+ *   ]
+ *   return yield* Select.selectAll(cases)
+ * })
+ * console.log(Effect.runSync(program)) // "got 2"
+ * ```
  *
  * @category models
  * @since 0.1.0

@@ -22,3 +22,5 @@ export * as Nursery from "./Nursery.ts"
 export * as Registry from "./Registry.ts"
 /** @since 0.1.0 */
 export * as Select from "./Select.ts"
+/** @since 0.1.0 */
+export * as Tracer from "./Tracer.ts"

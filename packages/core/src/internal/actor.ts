@@ -7,6 +7,7 @@ import type { Address, Envelope } from "../Envelope.ts"
 import type { Mailbox, Overflow } from "../Mailbox.ts"
 import * as Mailboxes from "../Mailbox.ts"
 import * as Nursery from "../Nursery.ts"
+import * as Tracer from "../Tracer.ts"
 import { DeliveryError, Registry, type Recipient } from "../Registry.ts"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
@@ -57,6 +58,34 @@ interface ReplySlot extends Recipient {
 const isReplySlot = (recipient: Recipient | undefined): recipient is ReplySlot =>
   recipient !== undefined && "fail" in recipient
 
+const messageFields = (env: Envelope<unknown>) => ({
+  messageId: env.id,
+  ...(env.causationId !== undefined ? { causationId: env.causationId } : {}),
+  ...(env.correlationId !== undefined ? { correlationId: env.correlationId } : {})
+})
+
+/** Traces a send, then delivers; a rejected delivery is traced as a dead letter of that message. @internal */
+const tracedDeliver = <In>(
+  tracer: Tracer.Tracer,
+  deliver: (env: Envelope<In>) => Effect.Effect<void, DeliveryError>,
+  env: Envelope<In>,
+  sentAt: number
+): Effect.Effect<void, DeliveryError> => {
+  if (!tracer.enabled) return deliver(env)
+  // Emitted before delivery: the receiver may take the message before the sender resumes.
+  tracer.emit({ kind: "send", actor: env.from, ts: sentAt, ...messageFields(env), data: { to: env.to } })
+  return Effect.tapError(deliver(env), (error) =>
+    Effect.sync(() =>
+      tracer.emit({
+        kind: "dead-letter",
+        actor: env.to,
+        ...messageFields(env),
+        data: { reason: "rejected", error: error.reason }
+      })
+    )
+  )
+}
+
 /** Sends `payload` from `from` (stamped here, never taken from the caller). @internal */
 export const sendFrom = <In>(
   from: Address,
@@ -68,7 +97,8 @@ export const sendFrom = <In>(
   Effect.withFiber((fiber) => {
     const ref = impl(to)
     const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    return ref.deliver(envelope.make(from, ref.address, payload, sentAt, causationId, correlationId))
+    const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId)
+    return tracedDeliver(fiber.getRef(Tracer.CurrentTracer), ref.deliver, env, sentAt)
   })
 
 /** @internal */
@@ -85,9 +115,17 @@ export const askFrom = <In, Reply>(
     const correlationId = envelope.nextId()
     const replyAddress = `${ref.address}/reply/${correlationId}`
     const deferred = Deferred.makeUnsafe<Reply, NoReply>()
+    const tracer = fiber.getRef(Tracer.CurrentTracer)
     const slot: ReplySlot = {
       address: replyAddress,
-      deliver: (reply) => Effect.sync(() => void Deferred.doneUnsafe(deferred, Exit.succeed(reply.payload))),
+      deliver: (reply) =>
+        Effect.sync(() => {
+          // The asker receives the reply: `actor` is the asker, as for any receive.
+          if (tracer.enabled) {
+            tracer.emit({ kind: "receive", actor: from, ...messageFields(reply), data: { from: reply.from } })
+          }
+          Deferred.doneUnsafe(deferred, Exit.succeed(reply.payload))
+        }),
       fail: (error) => void Deferred.doneUnsafe(deferred, Exit.fail(error))
     }
     const timeout = Duration.fromInputUnsafe(options?.timeout ?? "30 seconds")
@@ -97,7 +135,7 @@ export const askFrom = <In, Reply>(
       Effect.orDie(registry.register(slot)),
       () =>
         Effect.andThen(
-          ref.deliver(env),
+          tracedDeliver(tracer, ref.deliver, env, sentAt),
           Deferred.await(deferred).pipe(
             Effect.timeoutOrElse({
               duration: timeout,
@@ -135,16 +173,40 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
   Effect.gen(function* () {
     const registry = yield* Registry
     const scope = yield* Scope.Scope
+    const tracer = yield* Tracer.CurrentTracer
+    // Dead letters of this actor (overflow, withdrawn sends, leftovers at stop) reach the trace too, with
+    // the envelope's ids.
+    const sink = tracedSink(yield* DeadLetters, tracer, spawn.name)
     const inbox = yield* Mailboxes.make<Envelope<In>>({
       capacity: spawn.capacity ?? 1024,
       overflow: spawn.overflow,
       address: spawn.name
-    })
-    const sink = yield* DeadLetters
+    }).pipe(Effect.provideService(DeadLetters, sink))
     const ref: ActorRefImpl<In, Reply> = Object.create(RefProto)
     Object.assign(ref, { address: spawn.name, deliver: deliverToMailbox(inbox), registry })
     const unregister = yield* registry.register({ address: spawn.name, deliver: ref.deliver as any })
-    const incarnation = Effect.suspend(() => runLoop(ref, inbox, sink, spawn.makeReceive()))
+    const incarnation = Effect.suspend(() => {
+      if (tracer.enabled) tracer.emit({ kind: "spawn", actor: spawn.name })
+      return runLoop(ref, inbox, sink, tracer, spawn.makeReceive())
+    }).pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          if (tracer.enabled) {
+            tracer.emit({
+              kind: "exit",
+              actor: spawn.name,
+              data: {
+                outcome: Exit.isSuccess(exit)
+                  ? "done"
+                  : Exit.hasInterrupts(exit) && !Exit.hasFails(exit) && !Exit.hasDies(exit)
+                    ? "interrupted"
+                    : "failed"
+              }
+            })
+          }
+        })
+      )
+    )
     const finalize = Effect.andThen(
       Effect.sync(() => stopMailbox(inbox, sink, registry)),
       unregister
@@ -170,6 +232,24 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
     }
     return ref as ActorRef<In, Reply>
   })
+
+const tracedSink = (sink: DeadLetter.Sink, tracer: Tracer.Tracer, address: Address): DeadLetter.Sink =>
+  tracer.enabled
+    ? {
+        publish: (letter) => {
+          const message = letter.message as Envelope<unknown>
+          tracer.emit({
+            kind: "dead-letter",
+            actor: address,
+            ...(typeof message === "object" && message !== null && "id" in message
+              ? messageFields(message)
+              : {}),
+            data: { reason: letter.reason }
+          })
+          sink.publish(letter)
+        }
+      }
+    : sink
 
 // Dead-letter what is left and tell every asker among them that no reply is coming.
 const stopMailbox = <In>(
@@ -198,6 +278,7 @@ const runLoop = <In, Reply, E, R>(
   ref: ActorRefImpl<In, Reply>,
   inbox: Mailbox<Envelope<In>>,
   sink: DeadLetter.Sink,
+  tracer: Tracer.Tracer,
   receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, E, R>
 ): Effect.Effect<void, E, R> => {
   // The message being handled, and whether it was replied to. Touched only by this actor's fiber.
@@ -217,18 +298,18 @@ const runLoop = <In, Reply, E, R>(
         replied = true
         const slot = ref.registry.lookupUnsafe(message.replyTo)
         if (slot === undefined) return Effect.void // the asker gave up (timeout or interrupt)
-        return Effect.withFiber((fiber) =>
-          slot.deliver(
-            envelope.make(
-              ref.address,
-              message.replyTo!,
-              value,
-              fiber.getRef(Clock.Clock).currentTimeMillisUnsafe(),
-              message.id,
-              message.correlationId
-            )
+        return Effect.withFiber((fiber) => {
+          const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+          const reply = envelope.make(
+            ref.address,
+            message.replyTo!,
+            value,
+            sentAt,
+            message.id,
+            message.correlationId
           )
-        )
+          return tracedDeliver(tracer, slot.deliver, reply, sentAt)
+        })
       })
   }
   const afterHandle = () => {
@@ -246,6 +327,13 @@ const runLoop = <In, Reply, E, R>(
     if (message !== mailbox.Empty) {
       current = message
       replied = false
+      if (tracer.enabled)
+        tracer.emit({
+          kind: "receive",
+          actor: ref.address,
+          ...messageFields(message),
+          data: { from: message.from }
+        })
       return Effect.flatMap(receive(message, context), afterHandle)
     }
     if (mailbox.impl(inbox).closedReason !== undefined) return Effect.void

@@ -236,8 +236,10 @@ const offerOrWait = <A>(mb: MailboxImpl<A>, message: A) =>
     const entry: BlockedSender<A> = { message, resume }
     mb.senders.add(entry)
     scheduleWake(mb)
+    // Interrupted while parked: if the entry is still here the message was never taken, so it is withdrawn,
+    // and recorded as a dead letter so that a traced send is never left without an outcome.
     return Effect.sync(() => {
-      mb.senders.delete(entry)
+      if (mb.senders.delete(entry)) mb.sink.publish({ mailbox: mb.address, message, reason: "withdrawn" })
     })
   })
 

@@ -1,0 +1,236 @@
+import { assert, describe, it } from "@effect/vitest"
+import { NodeServices } from "@effect/platform-node"
+import { Deferred, Effect, Fiber, FileSystem, Schema } from "effect"
+import { Actor, Handoff, Tracer } from "../src/index.ts"
+import { propOptions } from "./prop.ts"
+
+const yields = (n: number) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < n; i++) yield* Effect.yieldNow
+  })
+
+const stats = { runs: 0, deadLetters: 0 }
+
+describe("Tracer", () => {
+  it.effect.prop(
+    "trace completeness over random topologies: every send is received or dead-lettered, seq increases, causes come first",
+    {
+      actors: Schema.Int.check(Schema.isBetween({ minimum: 2, maximum: 6 })),
+      hops: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 6 })),
+      fanout: Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 5 }))).check(
+        Schema.isBetweenLength(1, 12)
+      ),
+      stopAfter: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 30 })),
+      capacity: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 4 }))
+    },
+    ({ actors, hops, fanout, stopAfter, capacity }) =>
+      Effect.gen(function* () {
+        const trace = Tracer.memory()
+        let pick = 0
+        const next = (n: number) => fanout[pick++ % fanout.length] % n
+        const refs: Array<Actor.ActorRef<number>> = []
+        let senders: Array<Fiber.Fiber<void>> = []
+        yield* Effect.gen(function* () {
+          for (let a = 0; a < actors; a++) {
+            refs.push(
+              yield* Actor.make<number>(
+                `actor-${a}`,
+                (message, context) =>
+                  Effect.gen(function* () {
+                    if (message.payload <= 0) return
+                    yield* yields(next(3)) // some work, so that messages are in flight when an actor stops
+                    // Forward to one or two peers, possibly stopped ones: failures are part of the trace.
+                    for (let k = 0; k < 1 + (next(2) === 0 ? 1 : 0); k++) {
+                      yield* Effect.ignore(context.send(refs[next(refs.length)], message.payload - 1))
+                    }
+                  }),
+                { capacity }
+              )
+            )
+          }
+          senders = yield* Effect.forEach(fanout, (f) =>
+            Effect.forkChild(Effect.ignore(Actor.send(refs[f % refs.length], hops)))
+          )
+          yield* yields(stopAfter)
+          yield* Actor.stop(refs[next(refs.length)])
+          // Small mailboxes can deadlock a cycle of actors sending to each other (back-pressure does that);
+          // closing the scope then stops them all, and every parked send gets an outcome.
+          yield* yields(100)
+        }).pipe(Effect.scoped, Effect.provideService(Tracer.CurrentTracer, trace.tracer))
+        yield* Effect.forEach(senders, Fiber.await)
+        const events = trace.events
+        // seq strictly increases.
+        for (let i = 1; i < events.length; i++) assert.isAbove(events[i].seq, events[i - 1].seq)
+        // Every send has exactly one matching receive or dead-letter.
+        const sends = events.filter((e) => e.kind === "send")
+        for (const send of sends) {
+          const outcomes = events.filter(
+            (e) => (e.kind === "receive" || e.kind === "dead-letter") && e.messageId === send.messageId
+          )
+          assert.strictEqual(outcomes.length, 1, `message ${send.messageId}: ${JSON.stringify(outcomes)}`)
+          assert.isAbove(outcomes[0].seq, send.seq)
+        }
+        // Every causationId names a message received before.
+        const firstReceive = new Map<string, number>()
+        for (const e of events) if (e.kind === "receive" && e.messageId) firstReceive.set(e.messageId, e.seq)
+        for (const e of events) {
+          if (e.causationId === undefined) continue
+          const cause = firstReceive.get(e.causationId)
+          assert.isDefined(cause, `cause ${e.causationId} of ${e.kind} ${e.messageId}`)
+          assert.isBelow(cause!, e.seq)
+        }
+        // The schedule must have exercised the failure paths somewhere across runs (checked below, overall).
+        stats.deadLetters += events.filter((e) => e.kind === "dead-letter").length
+        stats.runs++
+        // Every actor spawned and exited.
+        assert.strictEqual(events.filter((e) => e.kind === "spawn").length, actors)
+        assert.strictEqual(events.filter((e) => e.kind === "exit").length, actors)
+      }).pipe(Effect.provide(Actor.layer)),
+    propOptions()
+  )
+
+  it("the random topologies did stop actors with messages in flight (dead letters were traced)", () => {
+    assert.isAbove(stats.runs, 0)
+    assert.isAbove(stats.deadLetters, 0)
+  })
+
+  it.effect("ask and reply are traced as messages, and a handoff as an event", () =>
+    Effect.gen(function* () {
+      const trace = Tracer.memory()
+      yield* Effect.gen(function* () {
+        const done = yield* Deferred.make<void>()
+        const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
+        const sink = yield* Actor.make<Handoff.Transfer<string>>("sink", () => Deferred.succeed(done, void 0))
+        assert.strictEqual(yield* Actor.ask(echo, "ping"), "ping")
+        yield* Handoff.send(yield* Handoff.make("task"), sink)
+        yield* Deferred.await(done)
+      }).pipe(Effect.scoped, Effect.provideService(Tracer.CurrentTracer, trace.tracer))
+      const kinds = trace.events.map((e) => `${e.kind}:${e.actor}`)
+      assert.includeMembers(kinds, [
+        "send:external",
+        "receive:echo",
+        "send:echo",
+        "receive:external",
+        "handoff:external"
+      ])
+      const reply = trace.events.find((e) => e.kind === "send" && e.actor === "echo")!
+      const ask = trace.events.find((e) => e.kind === "send" && e.actor === "external")!
+      assert.strictEqual(reply.causationId, ask.messageId)
+      assert.strictEqual(reply.correlationId, ask.correlationId)
+    }).pipe(Effect.provide(Actor.layer))
+  )
+
+  it("redacts sk- keys, Bearer tokens and SECRET=value assignments", () => {
+    const trace = Tracer.memory()
+    trace.tracer.emit({
+      kind: "model.request",
+      actor: "agent",
+      data: {
+        prompt: "my key is sk-proj-ABCDEFGHIJKLMNOP and OPENAI_API_KEY=sk-live-1234567890 ok",
+        headers: { Authorization: "Bearer abc.DEF-ghi_123456", apiKey: "anything" },
+        list: ["Bearer zzzzzzzzzzzz", "fine"]
+      }
+    })
+    const text = JSON.stringify(trace.events)
+    for (const secret of [
+      "sk-proj-ABCDEFGHIJKLMNOP",
+      "sk-live-1234567890",
+      "abc.DEF-ghi_123456",
+      "zzzzzzzzzzzz",
+      "anything"
+    ]) {
+      assert.notInclude(text, secret)
+    }
+    assert.include(text, "fine")
+    assert.include(text, "OPENAI_API_KEY=[REDACTED]")
+  })
+
+  it.effect.prop(
+    "a JSONL trace decodes back to the same events, and secrets never reach the file",
+    {
+      events: Schema.Array(
+        Schema.Struct({
+          kind: Tracer.Kind,
+          actor: Schema.String,
+          messageId: Schema.optional(Schema.String),
+          text: Schema.String,
+          secret: Schema.Boolean
+        })
+      ).check(Schema.isBetweenLength(0, 30))
+    },
+    ({ events }) =>
+      Effect.gen(function* () {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const path = `${dir}/trace.jsonl`
+        const written: Array<Tracer.Event> = []
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const sink = yield* Tracer.jsonl(path)
+            const tracer = Tracer.make(
+              [sink, { write: (e) => void written.push(e) }],
+              () => 1_700_000_000_000
+            )
+            for (const e of events) {
+              tracer.emit({
+                kind: e.kind,
+                actor: e.actor,
+                ...(e.messageId !== undefined ? { messageId: e.messageId } : {}),
+                data: {
+                  text: e.secret ? `${e.text} OPENAI_API_KEY=sk-test-${e.text.length}abcdefgh` : e.text
+                }
+              })
+            }
+          })
+        )
+        const read = yield* Tracer.readJsonl(path)
+        assert.isUndefined(read.torn)
+        assert.deepStrictEqual(read.events, written)
+        const raw = yield* fs.readFileString(path)
+        assert.notInclude(raw, "sk-test-")
+      }).pipe(Effect.provide(NodeServices.layer)),
+    propOptions()
+  )
+
+  it.effect("a torn last line is reported and skipped; a bad line elsewhere is a typed error naming it", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const good = JSON.stringify({ seq: 1, ts: 0, kind: "spawn", actor: "a" })
+      yield* fs.writeFileString(`${dir}/torn.jsonl`, `${good}\n${good.slice(0, 17)}`)
+      const torn = yield* Tracer.readJsonl(`${dir}/torn.jsonl`)
+      assert.strictEqual(torn.events.length, 1)
+      assert.deepStrictEqual(torn.torn, { line: 2, text: good.slice(0, 17) })
+      yield* fs.writeFileString(`${dir}/bad.jsonl`, `${good}\n{"seq":"x"}\n${good}\n`)
+      const error = yield* Effect.flip(Tracer.readJsonl(`${dir}/bad.jsonl`))
+      assert.strictEqual(error._tag, "TraceDecodeError")
+      assert.include(error.message, "bad.jsonl:2")
+    }).pipe(Effect.provide(NodeServices.layer))
+  )
+
+  it.effect("the JSONL sink of an actor topology holds its sends and receives after the scope closes", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/run.jsonl`
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const tracer = Tracer.make([yield* Tracer.jsonl(path)])
+          yield* Effect.gen(function* () {
+            const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
+            yield* Actor.ask(echo, "hello")
+          }).pipe(
+            Effect.scoped,
+            Effect.provideService(Tracer.CurrentTracer, tracer),
+            Effect.provide(Actor.layer)
+          )
+        })
+      )
+      const { events } = yield* Tracer.readJsonl(path)
+      assert.includeMembers(
+        events.map((e) => e.kind),
+        ["spawn", "send", "receive", "exit"]
+      )
+    }).pipe(Effect.provide(NodeServices.layer))
+  )
+})
