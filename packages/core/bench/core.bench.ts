@@ -2,9 +2,10 @@
  * HandoffKit core benchmarks, each against a raw `effect` baseline measured in the same run (interleaved by
  * the runner), so the ratio is what matters, not the machine.
  */
-import { Deferred, Effect, Fiber, Layer, Scope } from "effect"
+import { NodeServices } from "@effect/platform-node"
+import { Deferred, Effect, Fiber, FileSystem, Layer, Scope } from "effect"
 import type { BenchSpec } from "../../../scripts/bench-types.d.ts"
-import { Actor, Mailbox, Select } from "../src/index.ts"
+import { Actor, Mailbox, Select, Tracer } from "../src/index.ts"
 import {
   heapUsedAfterGc,
   perSecond,
@@ -21,7 +22,37 @@ const N = sizes.queue
 
 /** Actor to actor: a producer actor sends `n` messages to a consumer actor (mailbox capacity 1024). */
 export const mailboxThroughput = async (n: number): Promise<number> => {
+  const { ms } = await timed(actorToActor(n))
+  return perSecond(n, ms)
+}
+
+/** The same with every event traced to memory. */
+export const tracedMemoryThroughput = async (n: number): Promise<number> => {
+  const trace = Tracer.memory()
+  const { ms } = await timed(actorToActor(n).pipe(Effect.provideService(Tracer.CurrentTracer, trace.tracer)))
+  if (trace.events.length < 2 * n) throw new Error(`only ${trace.events.length} events for ${n} messages`)
+  return perSecond(n, ms)
+}
+
+/** The same with every event traced to a JSONL file (flushed before the clock stops). */
+export const tracedJsonlThroughput = async (n: number): Promise<number> => {
   const program = Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped()
+    const start = performance.now()
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const tracer = Tracer.make([yield* Tracer.jsonl(`${dir}/bench.jsonl`)])
+        yield* actorToActor(n).pipe(Effect.provideService(Tracer.CurrentTracer, tracer))
+      })
+    )
+    return performance.now() - start
+  }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+  return perSecond(n, await Effect.runPromise(program))
+}
+
+const actorToActor = (n: number) =>
+  Effect.gen(function* () {
     const done = yield* Deferred.make<void>()
     let handled = 0
     const consumer = yield* Actor.make<number>("consumer", () =>
@@ -35,9 +66,6 @@ export const mailboxThroughput = async (n: number): Promise<number> => {
     yield* Actor.send(producer, "go")
     yield* Deferred.await(done)
   }).pipe(Effect.scoped, Effect.provide(Actor.layer))
-  const { ms } = await timed(program)
-  return perSecond(n, ms)
-}
 
 /** One selector over four mailboxes, each fed by its own producer fiber; `n` messages in all. */
 export const select4Throughput = async (n: number): Promise<number> => {
@@ -123,6 +151,22 @@ export const benchmarks = [
     measure: () => mailboxThroughput(N),
     baselineMeasure: () => rawQueueThroughput(N),
     expect: { ratioAtLeast: 0.5 }
+  },
+  {
+    name: "core.trace.memory",
+    unit: "msg/s",
+    baseline: "core.mailbox.throughput (tracing off)",
+    measure: () => tracedMemoryThroughput(N),
+    baselineMeasure: () => mailboxThroughput(N),
+    expect: { ratioAtLeast: 0.7 }
+  },
+  {
+    name: "core.trace.jsonl",
+    unit: "msg/s",
+    baseline: "core.mailbox.throughput (tracing off)",
+    measure: () => tracedJsonlThroughput(N),
+    baselineMeasure: () => mailboxThroughput(N),
+    expect: { ratioAtLeast: 0.3 }
   },
   {
     name: "core.select4.throughput",

@@ -20,6 +20,7 @@
  */
 import { Effect, Exit, Layer, Schema, Scope } from "effect"
 import { dual } from "effect/Function"
+import type { Pipeable } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import type { Address, Envelope } from "./Envelope.ts"
 import { external } from "./Envelope.ts"
@@ -76,7 +77,7 @@ export type TypeId = "~handoffkit/ActorRef"
  * @category models
  * @since 0.1.0
  */
-export interface ActorRef<in In, out Reply = never> {
+export interface ActorRef<in In, out Reply = never> extends Pipeable {
   readonly [TypeId]: TypeId
   readonly address: Address
   /** @internal phantom */
@@ -471,7 +472,7 @@ export const lookup = <In, Reply = never>(
   Effect.gen(function* () {
     const registry = yield* Registry
     const recipient = yield* registry.lookup(address)
-    const ref: internal.ActorRefImpl<In, Reply> = Object.create(Object.getPrototypeOf(refProto))
+    const ref: internal.ActorRefImpl<In, Reply> = Object.create(internal.RefProto)
     Object.assign(ref, {
       address,
       deliver: recipient.deliver,
@@ -481,8 +482,6 @@ export const lookup = <In, Reply = never>(
     })
     return ref as ActorRef<In, Reply>
   })
-
-const refProto = Object.create({ [TypeId]: TypeId })
 
 /**
  * Waits until the actor has stopped and returns how it ended.

@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import type { ActorContext, ActorRef } from "./Actor.ts"
 import * as Actor from "./Actor.ts"
@@ -131,7 +132,7 @@ export const emptyContext: HandoffContext = Object.freeze({ summary: "", refs: [
  * @category models
  * @since 0.1.0
  */
-export interface Task<out T> {
+export interface Task<out T> extends Pipeable {
   readonly [TypeId]: TypeId
   readonly id: string
   /** @internal phantom */
@@ -213,6 +214,9 @@ interface TaskImpl<T> extends Task<T> {
 
 const TaskProto = {
   [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
   toString(this: TaskImpl<unknown>) {
     return `Task(${this.id}, ${this.state._tag})`
   },

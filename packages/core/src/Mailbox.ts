@@ -14,6 +14,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { dual } from "effect/Function"
+import type { Pipeable } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import { DeadLetters } from "./DeadLetter.ts"
 import * as internal from "./internal/mailbox.ts"
@@ -97,7 +98,7 @@ export type Overflow = "suspend" | "fail" | "dead-letter"
  * @category models
  * @since 0.1.0
  */
-export interface Mailbox<in out A> {
+export interface Mailbox<in out A> extends Pipeable {
   readonly [TypeId]: TypeId
   /** The address this mailbox receives for (for traces and dead letters). */
   readonly address: string

@@ -684,4 +684,21 @@ describe("Budget", () => {
       })
     )
   })
+
+  it.effect("committing usage in a dimension nobody limits is bookkeeping, not an overrun", () =>
+    Effect.gen(function* () {
+      const budget = yield* Budget.make({ tokensOut: 100 })
+      const reservation = yield* Budget.reserve(budget, { tokensOut: 50 })
+      // A provider reports input tokens too; they are not limited here, so the commit succeeds.
+      yield* Budget.commit(reservation, { tokensOut: 30, tokensIn: 12 })
+      const snapshot = yield* Budget.snapshot(budget)
+      assert.strictEqual(snapshot.spent.tokensIn, 12)
+      assert.strictEqual(snapshot.spent.tokensOut, 30)
+      // In a limited dimension the same unreserved usage is an overrun.
+      const limited = yield* Budget.make({ tokensOut: 100, tokensIn: 100 })
+      const held = yield* Budget.reserve(limited, { tokensOut: 50 })
+      const error = yield* Effect.flip(Budget.commit(held, { tokensOut: 30, tokensIn: 12 }))
+      assert.strictEqual(error._tag, "BudgetOverrun")
+    })
+  )
 })

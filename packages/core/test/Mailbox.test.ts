@@ -81,6 +81,16 @@ describe("Mailbox", () => {
     propOptions()
   )
 
+  it.effect("operations are dual: data-first and pipeable", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Mailbox.make<number>({ capacity: 4 })
+      yield* inbox.pipe(Mailbox.offer(1))
+      yield* Mailbox.offer(inbox, 2)
+      assert.strictEqual(yield* Mailbox.size(inbox), 2)
+      assert.isTrue(yield* inbox.pipe(Mailbox.close("done")))
+    })
+  )
+
   it.effect("is FIFO", () =>
     Effect.gen(function* () {
       const inbox = yield* Mailbox.make<number>({ capacity: 8 })

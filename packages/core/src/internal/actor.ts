@@ -9,6 +9,7 @@ import * as Mailboxes from "../Mailbox.ts"
 import * as Nursery from "../Nursery.ts"
 import * as Tracer from "../Tracer.ts"
 import { DeliveryError, Registry, type Recipient } from "../Registry.ts"
+import { pipeArguments } from "effect/Pipeable"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
 
@@ -24,8 +25,12 @@ export interface ActorRefImpl<In, Reply> extends ActorRef<In, Reply> {
   stop: Effect.Effect<void> | undefined
 }
 
-const RefProto = {
+/** @internal */
+export const RefProto = {
   [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
   toString(this: ActorRef<unknown, unknown>) {
     return `ActorRef(${this.address})`
   },

@@ -276,7 +276,9 @@ export interface Overrun {
 export const charge = (h: Hold, actual: Readonly<Vec>, final: boolean): Overrun | undefined => {
   let overrun: Overrun | undefined
   for (let i = 0; i < 4; i++) {
-    if (overrun === undefined && actual[i] > h.held[i])
+    // Only a limited dimension can be overrun: charging what nobody limits (a provider's full usage report,
+    // say) is bookkeeping, not an error.
+    if (overrun === undefined && actual[i] > h.held[i] && isLimited(h.ledger, i))
       overrun = { index: i, held: h.held[i], actual: actual[i] }
   }
   for (let i = 0; i < 4; i++) {
@@ -289,6 +291,14 @@ export const charge = (h: Hold, actual: Readonly<Vec>, final: boolean): Overrun 
     h.ledger.holds.delete(h)
   }
   return overrun
+}
+
+/** Whether dimension `i` is limited by this ledger or, through pass-through, by an ancestor. */
+const isLimited = (ledger: Ledger, i: number): boolean => {
+  for (let l: Ledger | undefined = ledger; l !== undefined; l = l.passThrough[i] ? l.parent : undefined) {
+    if (l.limit[i] !== Infinity) return true
+  }
+  return false
 }
 
 /** Releases what `h` still holds without charging anything. @internal */

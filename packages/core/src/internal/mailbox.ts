@@ -15,6 +15,7 @@
  * @internal
  */
 import { Effect, MutableList } from "effect"
+import { pipeArguments } from "effect/Pipeable"
 import type { SchedulerDispatcher } from "effect/Scheduler"
 import type * as DeadLetter from "../DeadLetter.ts"
 import { MailboxClosed, MailboxFull, type Mailbox, type Overflow } from "../Mailbox.ts"
@@ -46,6 +47,9 @@ export interface MailboxImpl<A> extends Mailbox<A> {
 
 const MailboxProto = {
   [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
   toString(this: MailboxImpl<unknown>) {
     return `Mailbox(${this.address})`
   },
