@@ -75,6 +75,7 @@ export type Kind = typeof Kind.Type
  * - `seq`: strictly increasing within one tracer.
  * - `ts`: epoch milliseconds from Effect's `Clock`.
  * - `actor`: the address of whoever the event is about (sender for `send`, receiver for `receive`).
+ * - `peer`: the other side of a message event: the destination of a `send`, the sender of a `receive`.
  * - `messageId`, `causationId`, `correlationId`: the envelope's ids, when the event is about a message.
  * - `spanId`: the Effect span current when it happened, when there is one.
  * - `data`: small, JSON-encodable details (never whole payloads of unknown size: sizes, ids, reasons).
@@ -97,6 +98,7 @@ export const Event = Schema.Struct({
   ts: Schema.Number,
   kind: Kind,
   actor: Schema.String,
+  peer: Schema.optional(Schema.String),
   messageId: Schema.optional(Schema.String),
   causationId: Schema.optional(Schema.String),
   correlationId: Schema.optional(Schema.String),
@@ -111,7 +113,8 @@ export const Event = Schema.Struct({
 export type Event = typeof Event.Type
 
 /**
- * What a primitive hands to `emit`: an event without `seq` and `ts`, which the tracer assigns.
+ * What a primitive hands to `emit`: an event without `seq` and `ts`, which the tracer assigns. `emit` takes
+ * ownership of the object and completes it in place, so pass a fresh object and do not reuse it.
  *
  * **Example**
  *
@@ -196,10 +199,14 @@ const secretPatterns: ReadonlyArray<readonly [RegExp, string]> = [
  * @since 0.1.0
  */
 export const redactString = (text: string): string => {
+  // Most strings (addresses, ids, reasons) contain none of the markers: one cheap test skips the rest.
+  if (!mayHoldSecret.test(text)) return text
   let out = text
   for (const [pattern, replacement] of secretPatterns) out = out.replace(pattern, replacement)
   return out
 }
+
+const mayHoldSecret = /sk-|bearer|=/i
 
 /**
  * Redacts every string inside a JSON-like value, and drops values under keys that name a secret
@@ -219,18 +226,29 @@ export const redactString = (text: string): string => {
  */
 export const redact = (value: unknown): unknown => {
   if (typeof value === "string") return redactString(value)
-  if (Array.isArray(value)) return value.map(redact)
-  if (typeof value === "object" && value !== null) {
-    const out: Record<string, unknown> = {}
-    for (const [key, inner] of Object.entries(value)) {
-      out[key] = /^(api[-_]?key|authorization|password|secret|token|access[-_]?token)$/i.test(key)
-        ? "[REDACTED]"
-        : redact(inner)
+  if (Array.isArray(value)) {
+    // Copy on write: an array (or object) with nothing to redact is returned as it is, allocation-free.
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const inner = redact(value[i])
+      if (inner !== value[i]) (out ??= value.slice())[i] = inner
     }
-    return out
+    return out ?? value
+  }
+  if (typeof value === "object" && value !== null) {
+    let out: Record<string, unknown> | undefined
+    for (const key in value) {
+      if (!Object.prototype.hasOwnProperty.call(value, key)) continue
+      const inner = (value as Record<string, unknown>)[key]
+      const redacted = secretKey.test(key) ? "[REDACTED]" : redact(inner)
+      if (redacted !== inner) (out ??= { ...(value as Record<string, unknown>) })[key] = redacted
+    }
+    return out ?? value
   }
   return value
 }
+
+const secretKey = /^(api[-_]?key|authorization|password|secret|token|access[-_]?token)$/i
 
 /**
  * Makes a tracer writing to `sinks`. `now` gives `ts` (pass the Clock's `currentTimeMillisUnsafe` so
@@ -254,14 +272,14 @@ export const make = (sinks: ReadonlyArray<Sink>, now: () => number = Date.now): 
   let seq = 0
   return {
     enabled: true,
+    // `emit` takes ownership of the object it is given (callers build it fresh) and completes it in place:
+    // no copy on the hot path.
     emit: (emitted) => {
-      const event: Event = {
-        ...emitted,
-        ...(emitted.data !== undefined ? { data: redact(emitted.data) as Event["data"] } : {}),
-        seq: ++seq,
-        ts: emitted.ts ?? now()
-      }
-      for (const sink of sinks) sink.write(event)
+      const event = emitted as { -readonly [K in keyof Event]: Event[K] }
+      if (event.data !== undefined) event.data = redact(event.data) as Event["data"]
+      event.seq = ++seq
+      if (event.ts === undefined) event.ts = now()
+      for (let i = 0; i < sinks.length; i++) sinks[i].write(event)
     }
   }
 }

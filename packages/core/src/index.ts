@@ -7,6 +7,8 @@
 /** @since 0.1.0 */
 export * as Actor from "./Actor.ts"
 /** @since 0.1.0 */
+export * as Broker from "./Broker.ts"
+/** @since 0.1.0 */
 export * as Budget from "./Budget.ts"
 /** @since 0.1.0 */
 export * as DeadLetter from "./DeadLetter.ts"

@@ -63,11 +63,27 @@ interface ReplySlot extends Recipient {
 const isReplySlot = (recipient: Recipient | undefined): recipient is ReplySlot =>
   recipient !== undefined && "fail" in recipient
 
-const messageFields = (env: Envelope<unknown>) => ({
-  messageId: env.id,
-  ...(env.causationId !== undefined ? { causationId: env.causationId } : {}),
-  ...(env.correlationId !== undefined ? { correlationId: env.correlationId } : {})
-})
+// A fresh event about an envelope, built in one object literal (emit completes it in place).
+const messageEvent = (
+  kind: Tracer.Kind,
+  actor: Address,
+  peer: Address,
+  env: Envelope<unknown>,
+  data?: Record<string, string>,
+  ts?: number
+): Tracer.Emitted => {
+  const event: { -readonly [K in keyof Tracer.Emitted]: Tracer.Emitted[K] } = {
+    kind,
+    actor,
+    peer,
+    messageId: env.id
+  }
+  if (data !== undefined) event.data = data
+  if (env.causationId !== undefined) event.causationId = env.causationId
+  if (env.correlationId !== undefined) event.correlationId = env.correlationId
+  if (ts !== undefined) event.ts = ts
+  return event
+}
 
 /** Traces a send, then delivers; a rejected delivery is traced as a dead letter of that message. @internal */
 const tracedDeliver = <In>(
@@ -78,15 +94,12 @@ const tracedDeliver = <In>(
 ): Effect.Effect<void, DeliveryError> => {
   if (!tracer.enabled) return deliver(env)
   // Emitted before delivery: the receiver may take the message before the sender resumes.
-  tracer.emit({ kind: "send", actor: env.from, ts: sentAt, ...messageFields(env), data: { to: env.to } })
+  tracer.emit(messageEvent("send", env.from, env.to, env, undefined, sentAt))
   return Effect.tapError(deliver(env), (error) =>
     Effect.sync(() =>
-      tracer.emit({
-        kind: "dead-letter",
-        actor: env.to,
-        ...messageFields(env),
-        data: { reason: "rejected", error: error.reason }
-      })
+      tracer.emit(
+        messageEvent("dead-letter", env.to, env.from, env, { reason: "rejected", error: error.reason })
+      )
     )
   )
 }
@@ -127,7 +140,7 @@ export const askFrom = <In, Reply>(
         Effect.sync(() => {
           // The asker receives the reply: `actor` is the asker, as for any receive.
           if (tracer.enabled) {
-            tracer.emit({ kind: "receive", actor: from, ...messageFields(reply), data: { from: reply.from } })
+            tracer.emit(messageEvent("receive", from, reply.from, reply))
           }
           Deferred.doneUnsafe(deferred, Exit.succeed(reply.payload))
         }),
@@ -243,14 +256,11 @@ const tracedSink = (sink: DeadLetter.Sink, tracer: Tracer.Tracer, address: Addre
     ? {
         publish: (letter) => {
           const message = letter.message as Envelope<unknown>
-          tracer.emit({
-            kind: "dead-letter",
-            actor: address,
-            ...(typeof message === "object" && message !== null && "id" in message
-              ? messageFields(message)
-              : {}),
-            data: { reason: letter.reason }
-          })
+          tracer.emit(
+            typeof message === "object" && message !== null && "id" in message
+              ? messageEvent("dead-letter", address, message.from, message, { reason: letter.reason })
+              : { kind: "dead-letter", actor: address, data: { reason: letter.reason } }
+          )
           sink.publish(letter)
         }
       }
@@ -332,13 +342,7 @@ const runLoop = <In, Reply, E, R>(
     if (message !== mailbox.Empty) {
       current = message
       replied = false
-      if (tracer.enabled)
-        tracer.emit({
-          kind: "receive",
-          actor: ref.address,
-          ...messageFields(message),
-          data: { from: message.from }
-        })
+      if (tracer.enabled) tracer.emit(messageEvent("receive", ref.address, message.from, message))
       return Effect.flatMap(receive(message, context), afterHandle)
     }
     if (mailbox.impl(inbox).closedReason !== undefined) return Effect.void
