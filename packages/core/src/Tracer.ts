@@ -13,7 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, FileSystem, Schedule, Schema, Scope } from "effect"
+import { Context, Duration, Effect, Exit, FileSystem, Option, Schedule, Schema, Scope } from "effect"
+import * as EffectTracer from "effect/Tracer"
 import type { PlatformError } from "effect/PlatformError"
 
 /**
@@ -505,3 +506,68 @@ export const readJsonl = (
     }
     return { events, torn }
   })
+
+/**
+ * A sink that turns each event into an Effect span, so OpenTelemetry exporters (`@effect/opentelemetry`)
+ * show HandoffKit's events unchanged, under the span that was current when the sink was made.
+ *
+ * **Details**
+ *
+ * Each event is one ended span named `handoffkit.<kind>` (zero length, at the event's `ts`) with the
+ * attributes `handoffkit.seq`, `handoffkit.actor`, `handoffkit.peer`, `handoffkit.message_id`,
+ * `handoffkit.causation_id`, `handoffkit.correlation_id` and `handoffkit.data` (JSON), all already redacted.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as EffectTracer from "effect/Tracer"
+ * import { Tracer } from "@handoffkit/core"
+ *
+ * const spans: Array<EffectTracer.NativeSpan> = []
+ * const collector = EffectTracer.make({
+ *   span(options) {
+ *     const span = new EffectTracer.NativeSpan(options)
+ *     spans.push(span)
+ *     return span
+ *   }
+ * })
+ * const program = Effect.gen(function*() {
+ *   const sink = yield* Tracer.spans
+ *   Tracer.make([sink]).emit({ kind: "send", actor: "planner", peer: "coder", messageId: "m-1" })
+ * }).pipe(Effect.withSpan("request"), Effect.provideService(EffectTracer.Tracer, collector))
+ * Effect.runSync(program)
+ * const event = spans.find((span) => span.name === "handoffkit.send")
+ * console.log(event?.attributes.get("handoffkit.peer"), event?.parent._tag) // "coder" "Some"
+ * ```
+ *
+ * @category sinks
+ * @since 0.1.0
+ */
+export const spans: Effect.Effect<Sink> = Effect.gen(function* () {
+  const tracer = yield* EffectTracer.Tracer
+  const parent: Option.Option<EffectTracer.AnySpan> = yield* Effect.option(Effect.currentParentSpan)
+  return {
+    write: (event) => {
+      const at = BigInt(Math.round(event.ts)) * 1_000_000n
+      const span = tracer.span({
+        name: `handoffkit.${event.kind}`,
+        parent,
+        annotations: Context.empty(),
+        links: [],
+        startTime: at,
+        kind: "internal",
+        root: false,
+        sampled: true
+      })
+      span.attribute("handoffkit.seq", event.seq)
+      span.attribute("handoffkit.actor", event.actor)
+      if (event.peer !== undefined) span.attribute("handoffkit.peer", event.peer)
+      if (event.messageId !== undefined) span.attribute("handoffkit.message_id", event.messageId)
+      if (event.causationId !== undefined) span.attribute("handoffkit.causation_id", event.causationId)
+      if (event.correlationId !== undefined) span.attribute("handoffkit.correlation_id", event.correlationId)
+      if (event.data !== undefined) span.attribute("handoffkit.data", JSON.stringify(event.data))
+      span.end(at, Exit.void)
+    }
+  } satisfies Sink
+})

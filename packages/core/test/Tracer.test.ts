@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import { Deferred, Effect, Fiber, FileSystem, Schema } from "effect"
+import * as EffectTracer from "effect/Tracer"
 import { Actor, Handoff, Tracer } from "../src/index.ts"
 import { propOptions } from "./prop.ts"
 
@@ -232,5 +233,53 @@ describe("Tracer", () => {
         ["spawn", "send", "receive", "exit"]
       )
     }).pipe(Effect.provide(NodeServices.layer))
+  )
+
+  it.effect("the span sink makes one span per event under the current span, with redacted attributes", () =>
+    Effect.gen(function* () {
+      const spans: Array<EffectTracer.NativeSpan> = []
+      const collector = EffectTracer.make({
+        span(options) {
+          const span = new EffectTracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      yield* Effect.gen(function* () {
+        const tracer = Tracer.make([yield* Tracer.spans])
+        yield* Effect.gen(function* () {
+          const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
+          yield* Actor.ask(echo, "hello")
+        }).pipe(
+          Effect.scoped,
+          Effect.provideService(Tracer.CurrentTracer, tracer),
+          Effect.provide(Actor.layer)
+        )
+        tracer.emit({ kind: "model.request", actor: "agent", data: { header: "Bearer sk-abcdefghijklmnop" } })
+      }).pipe(Effect.withSpan("request"), Effect.provideService(EffectTracer.Tracer, collector))
+      const request = spans.find((span) => span.name === "request")!
+      const events = spans.filter((span) => span.name.startsWith("handoffkit."))
+      assert.includeMembers(
+        events.map((span) => span.name),
+        [
+          "handoffkit.spawn",
+          "handoffkit.send",
+          "handoffkit.receive",
+          "handoffkit.exit",
+          "handoffkit.model.request"
+        ]
+      )
+      for (const span of events) {
+        assert.strictEqual(span.parent._tag, "Some")
+        if (span.parent._tag === "Some") assert.strictEqual(span.parent.value.spanId, request.spanId)
+        assert.strictEqual(span.status._tag, "Ended")
+      }
+      const send = events.find((span) => span.name === "handoffkit.send")!
+      assert.strictEqual(send.attributes.get("handoffkit.peer"), "echo")
+      assert.isString(send.attributes.get("handoffkit.message_id"))
+      const attributes = JSON.stringify(events.map((span) => Array.from(span.attributes.entries())))
+      assert.notInclude(attributes, "sk-abcdefghijklmnop")
+      assert.include(attributes, "[REDACTED]")
+    })
   )
 })
