@@ -29,6 +29,7 @@
 import { Deferred, Duration, Effect, Exit, Predicate, Schema, Scope } from "effect"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as internal from "./internal/budget.ts"
+import * as Tracer from "./Tracer.ts"
 
 // -----------------------------------------------------------------------------
 // Schemas and models
@@ -502,9 +503,20 @@ class BudgetImpl implements Budget {
   readonly [TypeId]: TypeId = TypeId
   readonly ledger: internal.Ledger
   readonly deferred: Deferred.Deferred<void>
-  constructor(ledger: internal.Ledger, deferred: Deferred.Deferred<void>) {
+  /** Where its charges are traced, and under which name (`budget-<n>`, children `<parent>/<n>`). */
+  readonly tracer: Tracer.Tracer
+  readonly label: string
+  children = 0
+  constructor(
+    ledger: internal.Ledger,
+    deferred: Deferred.Deferred<void>,
+    tracer: Tracer.Tracer,
+    label: string
+  ) {
     this.ledger = ledger
     this.deferred = deferred
+    this.tracer = tracer
+    this.label = label
   }
   pipe() {
     return pipeArguments(this, arguments)
@@ -600,16 +612,37 @@ const parseLimits = (limits: Limits): ParsedLimits | BudgetInvalid => {
 // constructors
 // -----------------------------------------------------------------------------
 
+let budgets = 0
+
 const newBudget = (options: {
   readonly limit: internal.Vec
   readonly parent: internal.Ledger | undefined
   readonly slice?: internal.Hold | undefined
   readonly deadline: number
   readonly now: () => number
+  readonly tracer: Tracer.Tracer
+  readonly label: string
 }): BudgetImpl => {
   const deferred = Deferred.makeUnsafe<void>()
-  const ledger = internal.makeLedger({ ...options, notify: () => Deferred.doneUnsafe(deferred, Effect.void) })
-  return new BudgetImpl(ledger, deferred)
+  const { tracer, label } = options
+  const ledger = internal.makeLedger({
+    ...options,
+    notify: () => {
+      if (tracer.enabled) tracer.emit({ kind: "budget.exhausted", actor: label })
+      Deferred.doneUnsafe(deferred, Effect.void)
+    }
+  })
+  return new BudgetImpl(ledger, deferred, tracer, label)
+}
+
+// Charges are traced with the amounts that are non-zero, in the Usage units (tokens, USD, calls).
+const traceCharge = (budget: Budget, kind: Tracer.Kind, vec: internal.Vec): void => {
+  const impl = budget as BudgetImpl
+  if (!impl.tracer.enabled) return
+  const data: Record<string, number> = {}
+  for (let i = 0; i < vec.length; i++)
+    if (vec[i] !== 0) data[internal.dimensions[i]] = internal.fromUnits(i, vec[i])
+  impl.tracer.emit({ kind, actor: impl.label, data })
 }
 
 /** Sleeps until the ledger's deadline by its own clock (re-checking, so it never fires early), then marks it. */
@@ -651,8 +684,16 @@ export const make: (limits: Limits) => Effect.Effect<Budget, BudgetInvalid, Scop
     if (parsed instanceof BudgetInvalid) return yield* parsed
     const clock = yield* Effect.clockWith(Effect.succeed)
     const now = () => clock.currentTimeMillisUnsafe()
+    const tracer = yield* Tracer.CurrentTracer
     const budget = internal.atomically(() =>
-      newBudget({ limit: parsed.limit, parent: undefined, deadline: now() + parsed.time, now })
+      newBudget({
+        limit: parsed.limit,
+        parent: undefined,
+        deadline: now() + parsed.time,
+        now,
+        tracer,
+        label: `budget-${++budgets}`
+      })
     )
     if (budget.ledger.deadline !== Infinity) yield* Effect.forkScoped(timer(budget.ledger))
     return budget as Budget
@@ -713,12 +754,15 @@ export const child = (
         const short = internal.shortfall(parentLedger, slice)
         if (short !== undefined) return short
         const hold = internal.hold(parentLedger, slice)
+        const parentImpl = parent as BudgetImpl
         return newBudget({
           limit: parsed.limit,
           parent: parentLedger,
           slice: hold,
           deadline: now() + parsed.time,
-          now
+          now,
+          tracer: parentImpl.tracer,
+          label: `${parentImpl.label}/${++parentImpl.children}`
         })
       })
       return result instanceof BudgetImpl ? Effect.succeed(result) : Effect.fail(exceeded(result))
@@ -774,9 +818,9 @@ export const reserve = (budget: Budget, amount: Usage): Effect.Effect<Reservatio
     if (vec instanceof BudgetInvalid) return Effect.die(vec)
     const ledger = ledgerOf(budget)
     const result = internal.atomically(() => internal.shortfall(ledger, vec) ?? internal.hold(ledger, vec))
-    return "ledger" in result
-      ? Effect.succeed<Reservation>(new ReservationImpl(budget, result))
-      : Effect.fail(exceeded(result))
+    if (!("ledger" in result)) return Effect.fail(exceeded(result))
+    traceCharge(budget, "budget.reserve", vec)
+    return Effect.succeed<Reservation>(new ReservationImpl(budget, result))
   })
 
 const overrunError = (o: internal.Overrun): BudgetOverrun =>
@@ -797,7 +841,12 @@ const settle = (
     const hold = holdOf(reservation)
     if (hold.settledBy !== undefined)
       return Effect.fail(new ReservationSettled({ settledBy: hold.settledBy }))
-    const overrun = internal.atomically(() => internal.charge(hold, vec, final))
+    // Traced inside the atomic step, so that the commit comes before the "budget.exhausted" it may cause.
+    const overrun = internal.atomically(() => {
+      const result = internal.charge(hold, vec, final)
+      traceCharge(reservation.budget, "budget.commit", vec)
+      return result
+    })
     return overrun === undefined ? Effect.void : Effect.fail(overrunError(overrun))
   })
 
@@ -892,7 +941,9 @@ export const refund = (reservation: Reservation): Effect.Effect<void, Reservatio
     const hold = holdOf(reservation)
     if (hold.settledBy !== undefined)
       return Effect.fail(new ReservationSettled({ settledBy: hold.settledBy }))
+    const held = [...hold.held] as unknown as internal.Vec
     internal.atomically(() => internal.release(hold, "refund"))
+    traceCharge(reservation.budget, "budget.refund", held)
     return Effect.void
   })
 
@@ -924,7 +975,10 @@ export const spend = (budget: Budget, amount: Usage): Effect.Effect<void, Budget
     const ledger = ledgerOf(budget)
     const short = internal.atomically(() => {
       const short = internal.shortfall(ledger, vec)
-      if (short === undefined) internal.charge(internal.hold(ledger, vec), vec, true)
+      if (short === undefined) {
+        internal.charge(internal.hold(ledger, vec), vec, true)
+        traceCharge(budget, "budget.commit", vec)
+      }
       return short
     })
     return short === undefined ? Effect.void : Effect.fail(exceeded(short))

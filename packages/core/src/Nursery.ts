@@ -29,6 +29,7 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, Pipeable, Predicate, Schema, Scope } from "effect"
 import { dual } from "effect/Function"
 import * as internal from "./internal/nursery.ts"
+import * as Tracer from "./Tracer.ts"
 
 const describe = (name: string | undefined): string => (name === undefined ? "a child" : `"${name}"`)
 
@@ -719,14 +720,45 @@ const makeEscalated = (
     cause
   })
 
+// A nested nursery inherits its parent's user hook and tracer. They are kept apart so that tracing is
+// composed once per nursery, never twice through inheritance.
+const userHooks = new WeakMap<internal.NurseryCore, ((event: NurseryEvent) => void) | undefined>()
+const tracers = new WeakMap<internal.NurseryCore, Tracer.Tracer>()
+
+const traceEvent = (tracer: Tracer.Tracer, event: NurseryEvent): void => {
+  switch (event._tag) {
+    case "Started":
+      return tracer.emit({
+        kind: "nursery.start",
+        actor: event.child,
+        data: { nursery: event.nursery, incarnation: event.incarnation }
+      })
+    case "Restarted":
+      return tracer.emit({ kind: "nursery.restart", actor: event.child, data: { nursery: event.nursery } })
+    case "Escalated":
+      return tracer.emit({ kind: "nursery.escalate", actor: event.nursery, data: { child: event.child } })
+    default:
+      return
+  }
+}
+
 const makeCore = (
   options: Options | undefined,
   parent: internal.NurseryCore | undefined,
-  clock: Clock.Clock
+  clock: Clock.Clock,
+  rootTracer?: Tracer.Tracer
 ): internal.NurseryCore => {
+  const userHook = options?.onEvent ?? (parent === undefined ? undefined : userHooks.get(parent))
+  const tracer = rootTracer ?? (parent === undefined ? undefined : tracers.get(parent)) ?? Tracer.disabled
+  const onEvent = tracer.enabled
+    ? (event: NurseryEvent) => {
+        traceEvent(tracer, event)
+        userHook?.(event)
+      }
+    : userHook
   const id = internal.nextNurseryId()
   const inherited = parent?.maxDepth ?? 16
-  return new internal.NurseryCore({
+  const core = new internal.NurseryCore({
     id,
     name: options?.name ?? `nursery-${id}`,
     strategy: options?.strategy ?? "one-for-one",
@@ -738,8 +770,11 @@ const makeCore = (
     parent,
     clock,
     makeEscalated,
-    onEvent: options?.onEvent ?? parent?.onEvent
+    onEvent
   })
+  userHooks.set(core, userHook)
+  tracers.set(core, tracer)
+  return core
 }
 
 /**
@@ -833,7 +868,7 @@ export const make: (options?: Options) => Effect.Effect<Nursery, never, Scope.Sc
 )(function* (options?: Options) {
   const scope = yield* Scope.Scope
   const clock = yield* Clock.clockWith(Effect.succeed)
-  const core = makeCore(options, undefined, clock)
+  const core = makeCore(options, undefined, clock, yield* Tracer.CurrentTracer)
   yield* Scope.addFinalizer(scope, core.close)
   return core as Nursery
 })

@@ -27,6 +27,8 @@ import type * as Budget from "./Budget.ts"
 import * as BudgetModule from "./Budget.ts"
 import * as internal from "./internal/mailbox.ts"
 import type { Mailbox } from "./Mailbox.ts"
+import { isEnvelope } from "./Envelope.ts"
+import * as Tracer from "./Tracer.ts"
 
 /**
  * The brand carried by every select case.
@@ -96,10 +98,11 @@ interface ControlCase<A, E, R> {
   readonly _tag: "Control"
   readonly label: string
   /** Called once per select: the per-select state (a deadline) and its ready check, wait, and handler. */
-  readonly arm: (clock: Clock.Clock) => Armed<A, E, R>
+  readonly arm: (clock: Clock.Clock) => Omit<Armed<A, E, R>, "label">
 }
 
 interface Armed<A, E, R> {
+  readonly label: string
   readonly ready: () => boolean
   readonly wait: Effect.Effect<unknown, unknown>
   readonly fire: () => Effect.Effect<A, E, R>
@@ -348,7 +351,10 @@ const nextRandom = internal.nextRandom
 
 // The fast path, for a select with only receive and default cases: one scan with no allocation. Returns
 // undefined when it cannot decide (control cases, or nothing ready), and the full select takes over.
-const scanReady = <A, E, R>(cases: ReadonlyArray<Case<A, E, R>>): Effect.Effect<A, E, R> | undefined => {
+const scanReady = <A, E, R>(
+  cases: ReadonlyArray<Case<A, E, R>>,
+  tracer: Tracer.Tracer
+): Effect.Effect<A, E, R> | undefined => {
   const n = cases.length
   if (n === 0) return undefined
   let fallback: DefaultCase<A, E, R> | undefined
@@ -362,9 +368,30 @@ const scanReady = <A, E, R>(cases: ReadonlyArray<Case<A, E, R>>): Effect.Effect<
     const c = cases[(start + k) % n]
     if (c._tag !== "Receive") continue
     const message = internal.pollUnsafe(c.mailbox)
-    if (message !== internal.Empty) return c.onMessage(message)
+    if (message !== internal.Empty) {
+      if (tracer.enabled) traceReceive(tracer, c.mailbox, message)
+      return c.onMessage(message)
+    }
   }
+  if (fallback !== undefined && tracer.enabled)
+    tracer.emit({ kind: "select", actor: "select", data: { fired: "default" } })
   return fallback?.onNothingReady()
+}
+
+// The select decision, with the message's ids when it is an envelope (the usual case in an actor).
+const traceReceive = (tracer: Tracer.Tracer, mailbox: Mailbox<any>, message: unknown): void => {
+  const event: { -readonly [K in keyof Tracer.Emitted]: Tracer.Emitted[K] } = {
+    kind: "select",
+    actor: mailbox.address,
+    data: { fired: "receive" }
+  }
+  if (isEnvelope(message)) {
+    event.messageId = message.id
+    event.peer = message.from
+    if (message.causationId !== undefined) event.causationId = message.causationId
+    if (message.correlationId !== undefined) event.correlationId = message.correlationId
+  }
+  tracer.emit(event)
 }
 
 type CaseA<C> = C extends Case<infer A, any, any> ? A : never
@@ -439,7 +466,8 @@ export const selectAll = <A, E, R>(
 ): Effect.Effect<A, E | SelectNoLiveCase, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiber((fiber) => {
-      const ready = scanReady(cases)
+      const tracer = fiber.getRef(Tracer.CurrentTracer)
+      const ready = scanReady(cases, tracer)
       if (ready !== undefined) return ready
       const receives: Array<ReceiveCase<A, E, R>> = []
       const mailboxes: Array<Mailbox<any>> = []
@@ -450,7 +478,7 @@ export const selectAll = <A, E, R>(
         if (c._tag === "Receive") {
           receives.push(c)
           mailboxes.push(c.mailbox)
-        } else if (c._tag === "Control") armed.push(c.arm(clock))
+        } else if (c._tag === "Control") armed.push({ ...c.arm(clock), label: c.label })
         else fallback ??= c
       }
       const n = receives.length
@@ -472,16 +500,28 @@ export const selectAll = <A, E, R>(
       // step and its effect runs before the uninterruptible region ends, so a taken message always reaches
       // its handler (the loss-free rule).
       const scan = (): Effect.Effect<A, E | SelectNoLiveCase, R> | undefined => {
-        for (let i = 0; i < armed.length; i++) if (armed[i].ready()) return armed[i].fire()
+        for (let i = 0; i < armed.length; i++) {
+          if (armed[i].ready()) {
+            if (tracer.enabled)
+              tracer.emit({ kind: "select", actor: "select", data: { fired: armed[i].label } })
+            return armed[i].fire()
+          }
+        }
         const start = n > 1 ? nextRandom(n) : 0
         let closed = 0
         for (let k = 0; k < n; k++) {
           const c = receives[(start + k) % n]
           const message = internal.pollUnsafe(c.mailbox)
-          if (message !== internal.Empty) return c.onMessage(message)
+          if (message !== internal.Empty) {
+            if (tracer.enabled) traceReceive(tracer, c.mailbox, message)
+            return c.onMessage(message)
+          }
           if (internal.impl(c.mailbox).closedReason !== undefined) closed++
         }
-        if (fallback !== undefined) return fallback.onNothingReady()
+        if (fallback !== undefined) {
+          if (tracer.enabled) tracer.emit({ kind: "select", actor: "select", data: { fired: "default" } })
+          return fallback.onNothingReady()
+        }
         if (closed > 0) open = mailboxes.filter((m) => internal.impl(m).closedReason === undefined)
         if (open.length === 0 && armed.length === 0) {
           return Effect.fail(new SelectNoLiveCase({ mailboxes: mailboxes.map((m) => m.address) }))

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Cause, Deferred, Duration, Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Budget from "../src/Budget.ts"
+import * as Tracer from "../src/Tracer.ts"
 import { propOptions } from "./prop.ts"
 
 // -----------------------------------------------------------------------------
@@ -699,6 +700,32 @@ describe("Budget", () => {
       const held = yield* Budget.reserve(limited, { tokensOut: 50 })
       const error = yield* Effect.flip(Budget.commit(held, { tokensOut: 30, tokensIn: 12 }))
       assert.strictEqual(error._tag, "BudgetOverrun")
+    })
+  )
+
+  it.effect("charges are traced in causal order: reserve, commit, then the exhaustion it caused", () =>
+    Effect.gen(function* () {
+      const trace = Tracer.memory()
+      yield* Effect.gen(function* () {
+        const budget = yield* Budget.make({ calls: 2 })
+        const child = yield* Budget.child(budget, { calls: 1 })
+        const reservation = yield* Budget.reserve(budget, { calls: 1 })
+        yield* Budget.refund(reservation)
+        yield* Budget.spend(child, { calls: 1 })
+        yield* Budget.spend(budget, { calls: 1 })
+      }).pipe(Effect.scoped, Effect.provideService(Tracer.CurrentTracer, trace.tracer))
+      assert.deepStrictEqual(
+        trace.events.map((e) => `${e.kind} ${e.actor} ${JSON.stringify(e.data ?? {})}`),
+        // spend is one atomic reserve-and-commit: traced as the commit.
+        [
+          `budget.reserve budget-N {"calls":1}`,
+          `budget.refund budget-N {"calls":1}`,
+          `budget.commit budget-N/1 {"calls":1}`,
+          `budget.exhausted budget-N/1 {}`,
+          `budget.commit budget-N {"calls":1}`,
+          `budget.exhausted budget-N {}`
+        ].map((line) => line.replace("budget-N", trace.events[0].actor))
+      )
     })
   )
 })

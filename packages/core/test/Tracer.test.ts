@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import { Deferred, Effect, Fiber, FileSystem, Schema } from "effect"
 import * as EffectTracer from "effect/Tracer"
-import { Actor, Handoff, Tracer } from "../src/index.ts"
+import { Actor, Handoff, Mailbox, Nursery, Select, Tracer } from "../src/index.ts"
 import { propOptions } from "./prop.ts"
 
 const yields = (n: number) =>
@@ -280,6 +280,58 @@ describe("Tracer", () => {
       const attributes = JSON.stringify(events.map((span) => Array.from(span.attributes.entries())))
       assert.notInclude(attributes, "sk-abcdefghijklmnop")
       assert.include(attributes, "[REDACTED]")
+    })
+  )
+
+  it.effect("supervision is traced: starts, restarts and the escalation, nested nurseries included", () =>
+    Effect.gen(function* () {
+      const trace = Tracer.memory()
+      const exit = yield* Effect.exit(
+        Nursery.run({ name: "root", intensity: { maxRestarts: 5, window: "1 minute" } }, (root) =>
+          Effect.gen(function* () {
+            const nested = yield* Nursery.nested(root, {
+              name: "inner",
+              intensity: { maxRestarts: 1, window: "1 minute" }
+            })
+            yield* Nursery.start(nested, Effect.die("boom"), { name: "crasher" })
+          })
+        ).pipe(Effect.provideService(Tracer.CurrentTracer, trace.tracer))
+      )
+      assert.isTrue(exit._tag === "Success" || exit._tag === "Failure")
+      const lines = trace.events.map((e) => `${e.kind} ${e.actor}`)
+      assert.include(lines, "nursery.start crasher")
+      assert.include(lines, "nursery.restart crasher")
+      assert.include(lines, "nursery.escalate inner")
+      // Traced once each, not once per inherited hook.
+      assert.strictEqual(lines.filter((l) => l === "nursery.escalate inner").length, 1)
+    })
+  )
+
+  it.effect("select decisions are traced: which case fired, and for a message which one", () =>
+    Effect.gen(function* () {
+      const trace = Tracer.memory()
+      yield* Effect.gen(function* () {
+        const inbox = yield* Mailbox.make<string>({ address: "inbox" })
+        const cancel = yield* Deferred.make<void>()
+        yield* Mailbox.offer(inbox, "work")
+        yield* Select.select(
+          Select.receive(inbox, Effect.succeed),
+          Select.orElse(() => Effect.succeed("idle"))
+        )
+        yield* Select.select(
+          Select.receive(inbox, Effect.succeed),
+          Select.orElse(() => Effect.succeed("idle"))
+        )
+        yield* Deferred.succeed(cancel, void 0)
+        yield* Select.select(
+          Select.signal(cancel, () => Effect.void),
+          Select.receive(inbox, Effect.succeed)
+        )
+      }).pipe(Effect.provideService(Tracer.CurrentTracer, trace.tracer))
+      assert.deepStrictEqual(
+        trace.events.map((e) => `${e.kind} ${e.actor} ${(e.data as any)?.fired}`),
+        ["select inbox receive", "select select default", "select select signal"]
+      )
     })
   )
 })
