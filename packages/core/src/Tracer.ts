@@ -404,8 +404,21 @@ export const jsonl = (
     // reverse order): the last flush never races a periodic one.
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
     yield* Effect.forkScoped(Effect.repeat(flush, Schedule.spaced(options?.flushEvery ?? "100 millis")))
-    return { write: (event) => void buffer.push(JSON.stringify(event) + "\n") }
+    return { write: (event) => void buffer.push(encodeLine(event)) }
   })
+
+// One event as one JSON line, written field by field: the event's shape is known, so this skips the generic
+// object walk of JSON.stringify (strings still go through it, for escaping).
+const encodeLine = (event: Event): string => {
+  let line = `{"seq":${event.seq},"ts":${event.ts},"kind":"${event.kind}","actor":${JSON.stringify(event.actor)}`
+  if (event.peer !== undefined) line += `,"peer":${JSON.stringify(event.peer)}`
+  if (event.messageId !== undefined) line += `,"messageId":${JSON.stringify(event.messageId)}`
+  if (event.causationId !== undefined) line += `,"causationId":${JSON.stringify(event.causationId)}`
+  if (event.correlationId !== undefined) line += `,"correlationId":${JSON.stringify(event.correlationId)}`
+  if (event.spanId !== undefined) line += `,"spanId":${JSON.stringify(event.spanId)}`
+  if (event.data !== undefined) line += `,"data":${JSON.stringify(event.data)}`
+  return line + "}\n"
+}
 
 /**
  * A JSONL trace line that is not a valid event (other than a torn last line).

@@ -95,7 +95,10 @@ const tracedDeliver = <In>(
   if (!tracer.enabled) return deliver(env)
   // Emitted before delivery: the receiver may take the message before the sender resumes.
   tracer.emit(messageEvent("send", env.from, env.to, env, undefined, sentAt))
-  return Effect.tapError(deliver(env), (error) =>
+  const delivered = deliver(env)
+  // The fast path of a local delivery returns the `Effect.void` singleton: accepted, nothing can fail.
+  if (delivered === Effect.void) return delivered
+  return Effect.tapError(delivered, (error) =>
     Effect.sync(() =>
       tracer.emit(
         messageEvent("dead-letter", env.to, env.from, env, { reason: "rejected", error: error.reason })
