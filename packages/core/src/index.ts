@@ -11,6 +11,10 @@ export * as Broker from "./Broker.ts"
 /** @since 0.1.0 */
 export * as Budget from "./Budget.ts"
 /** @since 0.1.0 */
+export * as Compactor from "./Compactor.ts"
+/** @since 0.1.0 */
+export * as Corpus from "./Corpus.ts"
+/** @since 0.1.0 */
 export * as DeadLetter from "./DeadLetter.ts"
 /** @since 0.1.0 */
 export * as Envelope from "./Envelope.ts"
