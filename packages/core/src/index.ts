@@ -21,9 +21,13 @@ export * as Envelope from "./Envelope.ts"
 /** @since 0.1.0 */
 export * as Handoff from "./Handoff.ts"
 /** @since 0.1.0 */
+export * as Join from "./Join.ts"
+/** @since 0.1.0 */
 export * as Mailbox from "./Mailbox.ts"
 /** @since 0.1.0 */
 export * as Nursery from "./Nursery.ts"
+/** @since 0.1.0 */
+export * as Quorum from "./Quorum.ts"
 /** @since 0.1.0 */
 export * as Registry from "./Registry.ts"
 /** @since 0.1.0 */
