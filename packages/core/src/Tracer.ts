@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Exit, FileSystem, Option, Schedule, Schema, Scope } from "effect"
+import { Context, Duration, Effect, Exit, FileSystem, Latch, Option, Schema, Scope } from "effect"
 import * as EffectTracer from "effect/Tracer"
 import type { PlatformError } from "effect/PlatformError"
 
@@ -357,7 +357,8 @@ export const CurrentTracer: Context.Reference<Tracer> = Context.Reference<Tracer
  * **Details**
  *
  * `write` only buffers (it is on the hot path); a fiber appends the buffer every `flushEvery` (default
- * 100 ms), and closing the Scope flushes what is left before the file is closed. A process killed between
+ * 100 ms) or as soon as 2,048 lines are waiting, and closing the Scope flushes what is left before the file
+ * is closed. A process killed between
  * flushes loses at most that interval, and may leave a torn last line, which `readJsonl` reports and skips.
  *
  * **Example**
@@ -392,30 +393,53 @@ export const jsonl = (
     const fs = yield* FileSystem.FileSystem
     const file = yield* fs.open(path, { flag: "a" })
     const encoder = new TextEncoder()
-    let buffer: Array<string> = []
+    let buffer = ""
+    let lines = 0
     // Swap the buffer out in one step, so that a flush never writes a line twice or skips one.
     const flush = Effect.suspend(() => {
-      if (buffer.length === 0) return Effect.void
-      const chunk = buffer.join("")
-      buffer = []
+      if (lines === 0) return Effect.void
+      const chunk = buffer
+      buffer = ""
+      lines = 0
       return file.writeAll(encoder.encode(chunk))
     })
+    // A burst of events wakes the flusher early, so chunks stay small (less memory held, less GC work).
+    const wake = Latch.makeUnsafe(false)
     // Registered before the flusher is forked, so it runs after the flusher is stopped (finalizers run in
     // reverse order): the last flush never races a periodic one.
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
-    yield* Effect.forkScoped(Effect.repeat(flush, Schedule.spaced(options?.flushEvery ?? "100 millis")))
-    return { write: (event) => void buffer.push(encodeLine(event)) }
+    const interval = options?.flushEvery ?? "100 millis"
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.andThen(
+          Effect.raceFirst(wake.await, Effect.sleep(interval)),
+          Effect.andThen(
+            Effect.sync(() => wake.closeUnsafe()),
+            flush
+          )
+        )
+      )
+    )
+    return {
+      write: (event) => {
+        buffer += encodeLine(event)
+        if (++lines === 2048) wake.openUnsafe()
+      }
+    }
   })
 
 // One event as one JSON line, written field by field: the event's shape is known, so this skips the generic
-// object walk of JSON.stringify (strings still go through it, for escaping).
+// object walk of JSON.stringify. Addresses and ids are nearly always plain: quote them directly, and escape
+// (through JSON.stringify) only strings that need it.
+const plain = /^[\w.:/@+-]*$/
+const quote = (text: string): string => (plain.test(text) ? `"${text}"` : JSON.stringify(text))
 const encodeLine = (event: Event): string => {
-  let line = `{"seq":${event.seq},"ts":${event.ts},"kind":"${event.kind}","actor":${JSON.stringify(event.actor)}`
-  if (event.peer !== undefined) line += `,"peer":${JSON.stringify(event.peer)}`
-  if (event.messageId !== undefined) line += `,"messageId":${JSON.stringify(event.messageId)}`
-  if (event.causationId !== undefined) line += `,"causationId":${JSON.stringify(event.causationId)}`
-  if (event.correlationId !== undefined) line += `,"correlationId":${JSON.stringify(event.correlationId)}`
-  if (event.spanId !== undefined) line += `,"spanId":${JSON.stringify(event.spanId)}`
+  let line = `{"seq":${event.seq},"ts":${event.ts},"kind":"${event.kind}","actor":${quote(event.actor)}`
+  if (event.peer !== undefined) line += `,"peer":${quote(event.peer)}`
+  if (event.messageId !== undefined) line += `,"messageId":${quote(event.messageId)}`
+  if (event.causationId !== undefined) line += `,"causationId":${quote(event.causationId)}`
+  if (event.correlationId !== undefined) line += `,"correlationId":${quote(event.correlationId)}`
+  if (event.spanId !== undefined) line += `,"spanId":${quote(event.spanId)}`
   if (event.data !== undefined) line += `,"data":${JSON.stringify(event.data)}`
   return line + "}\n"
 }
