@@ -295,11 +295,22 @@ export const make = <In, Reply = never, R = never>(
   receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, unknown, R>,
   options?: Options
 ): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
+  spawn(address, () => receive, options)
+
+// Both constructors: `makeReceive` is called once per incarnation (a supervised actor restarts fresh).
+const spawn = <In, Reply, R>(
+  address: Address,
+  makeReceive: () => (
+    message: Envelope<In>,
+    context: ActorContext<In, Reply>
+  ) => Effect.Effect<void, unknown, R>,
+  options: Options | undefined
+): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
   internal.make({
     name: address,
     capacity: options?.capacity,
     overflow: options?.overflow,
-    makeReceive: () => receive,
+    makeReceive,
     nursery: options?.nursery,
     restart: options?.restart
   }) as any
@@ -341,21 +352,18 @@ export const stateful = <S, In, Reply = never, R = never>(
   ) => Effect.Effect<S, unknown, R>,
   options?: Options
 ): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
-  internal.make({
-    name: address,
-    capacity: options?.capacity,
-    overflow: options?.overflow,
+  spawn(
+    address,
     // Fresh state for every incarnation: a restarted actor starts again from `initial`.
-    makeReceive: () => {
+    () => {
       let state = initial
       return (message: Envelope<In>, context: ActorContext<In, Reply>) =>
         Effect.map(receive(state, message, context), (next) => {
           state = next
         })
     },
-    nursery: options?.nursery,
-    restart: options?.restart
-  }) as any
+    options
+  )
 
 /**
  * Sends a message from outside any actor (its `from` is `"external"`).

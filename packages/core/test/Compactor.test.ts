@@ -1,11 +1,12 @@
 import { NodeServices } from "@effect/platform-node"
 import { afterAll, assert, layer } from "@effect/vitest"
-import { Effect, FileSystem, Layer, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import * as Compactor from "../src/Compactor.ts"
 import * as Corpus from "../src/Corpus.ts"
 import { HandoffContext } from "../src/Handoff.ts"
 import * as Tracer from "../src/Tracer.ts"
 import { propOptions } from "./prop.ts"
+import { makeTempRoot } from "./tempRoot.ts"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -77,17 +78,6 @@ const stats = { runs: 0, verbatim: 0, listed: 0, indexed: 0, truncated: 0, tight
 afterAll(() => {
   for (const [name, count] of Object.entries(stats)) assert.isAbove(count, 0, `no run was ${name}`)
 })
-
-/**
- * A temp dir removed with the scope. In RAM (`/dev/shm`) where there is one: the backend does the same
- * renames and syncs there, and the file-system properties run several times faster than on a disk.
- */
-const makeTempRoot = (prefix: string) =>
-  FileSystem.FileSystem.use((fs) =>
-    Effect.flatMap(fs.exists("/dev/shm").pipe(Effect.orElseSucceed(() => false)), (ram) =>
-      fs.makeTempDirectoryScoped({ prefix, ...(ram ? { directory: "/dev/shm" } : {}) })
-    )
-  )
 
 /** Runs share the block's Corpus (each in its own namespace) and this module's tracer. */
 const trace = Tracer.memory()

@@ -15,6 +15,7 @@ import {
 import * as Corpus from "../src/Corpus.ts"
 import * as Tracer from "../src/Tracer.ts"
 import { propOptions } from "./prop.ts"
+import { makeTempRoot } from "./tempRoot.ts"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -35,17 +36,6 @@ const stats = { interrupted: 0, contended: 0, crashedMidway: 0 }
 afterAll(() => {
   for (const [name, count] of Object.entries(stats)) assert.isAbove(count, 0, `no run was ${name}`)
 })
-
-/**
- * A temp dir removed with the scope. In RAM (`/dev/shm`) where there is one: the backend does the same
- * renames and syncs there, and the file-system properties run several times faster than on a disk.
- */
-const makeTempRoot = (prefix: string) =>
-  FileSystem.FileSystem.use((fs) =>
-    Effect.flatMap(fs.exists("/dev/shm").pipe(Effect.orElseSucceed(() => false)), (ram) =>
-      fs.makeTempDirectoryScoped({ prefix, ...(ram ? { directory: "/dev/shm" } : {}) })
-    )
-  )
 
 /** One temp dir per test block, removed when the block ends. */
 class Root extends Context.Service<Root, string>()("test/Corpus/Root") {}
