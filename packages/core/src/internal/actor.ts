@@ -63,7 +63,8 @@ interface ReplySlot extends Recipient {
 const isReplySlot = (recipient: Recipient | undefined): recipient is ReplySlot =>
   recipient !== undefined && "fail" in recipient
 
-// A fresh event about an envelope, built in one object literal (emit completes it in place).
+// A fresh event about an envelope, built in one object literal with every field (absent ones undefined), so
+// that all message events share one shape; `emit` then only fills in `seq` (and `ts` when not given).
 const messageEvent = (
   kind: Tracer.Kind,
   actor: Address,
@@ -71,19 +72,18 @@ const messageEvent = (
   env: Envelope<unknown>,
   data?: Record<string, string>,
   ts?: number
-): Tracer.Emitted => {
-  const event: { -readonly [K in keyof Tracer.Emitted]: Tracer.Emitted[K] } = {
+): Tracer.Emitted =>
+  ({
+    seq: 0,
+    ts,
     kind,
     actor,
     peer,
-    messageId: env.id
-  }
-  if (data !== undefined) event.data = data
-  if (env.causationId !== undefined) event.causationId = env.causationId
-  if (env.correlationId !== undefined) event.correlationId = env.correlationId
-  if (ts !== undefined) event.ts = ts
-  return event
-}
+    messageId: env.id,
+    causationId: env.causationId,
+    correlationId: env.correlationId,
+    data
+  }) as Tracer.Emitted
 
 /** Traces a send, then delivers; a rejected delivery is traced as a dead letter of that message. @internal */
 const tracedDeliver = <In>(
