@@ -396,12 +396,18 @@ export const jsonl = (
     let buffer = ""
     let lines = 0
     // Swap the buffer out in one step, so that a flush never writes a line twice or skips one.
+    // Flushes are sequential (the periodic one, then the final one after it stopped), so one byte buffer,
+    // grown as needed, is reused instead of allocating one per chunk.
+    let bytes = new Uint8Array(1 << 16)
     const flush = Effect.suspend(() => {
       if (lines === 0) return Effect.void
       const chunk = buffer
       buffer = ""
       lines = 0
-      return file.writeAll(encoder.encode(chunk))
+      // A UTF-16 code unit encodes to at most 3 bytes.
+      if (bytes.length < chunk.length * 3) bytes = new Uint8Array(chunk.length * 3)
+      const { written } = encoder.encodeInto(chunk, bytes)
+      return file.writeAll(bytes.subarray(0, written))
     })
     // A burst of events wakes the flusher early, so chunks stay small (less memory held, less GC work).
     const wake = Latch.makeUnsafe(false)
