@@ -113,13 +113,14 @@ export const sendFrom = <In>(
   causationId: string | undefined,
   to: ActorRef<In, any>,
   payload: In,
-  correlationId: string | undefined
+  correlationId: string | undefined,
+  tracer?: Tracer.Tracer
 ): Effect.Effect<void, DeliveryError> =>
   Effect.withFiber((fiber) => {
     const ref = impl(to)
     const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
     const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId)
-    return tracedDeliver(fiber.getRef(Tracer.CurrentTracer), ref.deliver, env, sentAt)
+    return tracedDeliver(tracer ?? fiber.getRef(Tracer.CurrentTracer), ref.deliver, env, sentAt)
   })
 
 /** @internal */
@@ -307,7 +308,9 @@ const runLoop = <In, Reply, E, R>(
     get message() {
       return current!
     },
-    send: (to, payload, options) => sendFrom(ref.address, current?.id, to, payload, options?.correlationId),
+    // An actor's sends use the tracer it was made with (no lookup per message).
+    send: (to, payload, options) =>
+      sendFrom(ref.address, current?.id, to, payload, options?.correlationId, tracer),
     ask: (to, payload, options) => askFrom(ref.address, current?.id, to, payload, options),
     reply: (value) =>
       Effect.suspend(() => {
