@@ -12,6 +12,13 @@ export default [
   },
   {
     test: {
+      name: "testing",
+      root: "./packages/testing",
+      include: ["test/**/*.test.ts"]
+    }
+  },
+  {
+    test: {
       name: "examples",
       root: "./examples",
       include: ["*/test/**/*.test.ts"]
