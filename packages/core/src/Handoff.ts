@@ -17,7 +17,8 @@ import { Effect, Schema } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import type { ActorContext, ActorRef } from "./Actor.ts"
-import * as Actor from "./Actor.ts"
+import * as Envelope from "./Envelope.ts"
+import * as internalActor from "./internal/actor.ts"
 import type { DeliveryError } from "./Registry.ts"
 import { Usage } from "./Budget.ts"
 import * as envelope from "./internal/envelope.ts"
@@ -379,7 +380,35 @@ export const transfer = <T, E, R>(
   deliver: (transfer: Transfer<T>) => Effect.Effect<void, E, R>,
   options?: { readonly context?: HandoffContext | undefined; readonly from?: string | undefined }
 ): Effect.Effect<void, OwnershipMoved | E, R> =>
-  Effect.uninterruptible(
+  // A delivery that cannot report acceptance is not interruptible: an interrupt landing after the receiver
+  // accepted the message but before we learn of it would leave two owners.
+  transferWith(
+    handle,
+    to,
+    (payload, receipt) =>
+      Effect.tap(
+        deliver(payload),
+        Effect.sync(() => {
+          receipt.accepted = true
+        })
+      ),
+    options,
+    false
+  )
+
+/**
+ * The transfer machinery. With `interruptible`, the delivery must set `receipt.accepted` at the moment the
+ * message is accepted: ownership is then decided by the receipt, not by the exit, so an interrupt can stop
+ * a handoff waiting on a full mailbox (closing a scope never deadlocks) and still never leave two owners.
+ */
+const transferWith = <T, E, R>(
+  handle: Task<T>,
+  to: string,
+  deliver: (transfer: Transfer<T>, receipt: { accepted: boolean }) => Effect.Effect<void, E, R>,
+  options: { readonly context?: HandoffContext | undefined; readonly from?: string | undefined } | undefined,
+  interruptible: boolean
+): Effect.Effect<void, OwnershipMoved | E, R> =>
+  Effect.uninterruptibleMask((restore) =>
     Effect.suspend((): Effect.Effect<void, OwnershipMoved | E, R> => {
       // Check and claim in one synchronous step: a fiber may yield between any two effects, so a check in
       // one effect and the claim in the next would let two senders through (the property test found it).
@@ -392,23 +421,28 @@ export const transfer = <T, E, R>(
         self.value,
         options?.context === undefined ? self.context : deepFreeze(options.context)
       )
+      const from = options?.from ?? "external"
       const payload: Transfer<T> = Object.freeze({
         _tag: "Transfer",
         task: next,
         context: (next as TaskImpl<T>).context,
-        from: options?.from ?? "external"
+        from
       })
-      // The delivery itself is not interruptible: an interrupt landing after the receiver accepted the
-      // message but before we learn of it would leave two owners. It completes or fails (for an actor, when
-      // its mailbox closes); only the claim check above can be interrupted.
-      return deliver(payload).pipe(
-        Effect.onExit((exit) =>
+      const receipt = { accepted: false }
+      const delivery = deliver(payload, receipt)
+      return (interruptible ? restore(delivery) : delivery).pipe(
+        Effect.onExit(() =>
           Effect.withFiber((fiber) => {
-            // Delivered: consumed for good. Not delivered (failed or interrupted): still ours.
-            self.state = exit._tag === "Success" ? { _tag: "Moved", to } : { _tag: "Owned" }
-            const tracer = fiber.getRef(Tracer.CurrentTracer)
-            if (tracer.enabled && exit._tag === "Success") {
-              tracer.emit({ kind: "handoff", actor: payload.from, data: { taskId: self.id, to } })
+            if (receipt.accepted) {
+              // Delivered: consumed for good, even if we were interrupted right after.
+              self.state = { _tag: "Moved", to }
+              const tracer = fiber.getRef(Tracer.CurrentTracer)
+              if (tracer.enabled) tracer.emit({ kind: "handoff", actor: from, data: { taskId: self.id, to } })
+            } else {
+              // Not delivered (failed, or interrupted while waiting): still ours. The copy that never went
+              // out (a withdrawn dead letter may hold it) is revoked, so exactly one live handle remains.
+              self.state = { _tag: "Owned" }
+              ;(next as TaskImpl<T>).state = { _tag: "Moved", to: `${from} (the handoff was not delivered)` }
             }
             return Effect.void
           })
@@ -423,7 +457,9 @@ export const transfer = <T, E, R>(
  * **Details**
  *
  * See `transfer` for the ownership rules. Fails with `DeliveryError` (and keeps ownership) when the actor
- * cannot accept the message.
+ * cannot accept the message. Unlike a generic `transfer`, this one can be interrupted while it waits for
+ * room: the mailbox reports the moment it accepts the message, so an interrupted handoff that was not
+ * accepted stays with the sender, and one that was belongs to the receiver.
  *
  * **Example**
  *
@@ -448,7 +484,13 @@ export const send = <T>(
   to: ActorRef<Transfer<T>, any>,
   options?: { readonly context?: HandoffContext | undefined }
 ): Effect.Effect<void, OwnershipMoved | DeliveryError> =>
-  transfer(handle, to.address, (payload) => Actor.send(to, payload), { context: options?.context })
+  transferWith(
+    handle,
+    to.address,
+    (payload, receipt) => internalActor.sendWithReceipt(Envelope.external, undefined, to, payload, receipt),
+    { context: options?.context },
+    true
+  )
 
 /**
  * Hands the task to an actor from inside a behavior: the message is stamped with this actor as `from` and
@@ -486,7 +528,11 @@ export const sendFrom = <T, In, Reply>(
   to: ActorRef<Transfer<T>, any>,
   options?: { readonly context?: HandoffContext | undefined }
 ): Effect.Effect<void, OwnershipMoved | DeliveryError> =>
-  transfer(handle, to.address, (payload) => context.send(to, payload), {
-    context: options?.context,
-    from: context.self.address
-  })
+  transferWith(
+    handle,
+    to.address,
+    (payload, receipt) =>
+      internalActor.sendWithReceipt(context.self.address, context.message.id, to, payload, receipt),
+    { context: options?.context, from: context.self.address },
+    true
+  )

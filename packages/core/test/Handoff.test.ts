@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scheduler, Schema } from "effect"
-import { Actor, Handoff, Mailbox } from "../src/index.ts"
+import { Actor, DeadLetter, Handoff, Mailbox } from "../src/index.ts"
 import { propOptions } from "./prop.ts"
 
 const yields = (n: number) =>
@@ -141,5 +141,53 @@ describe("Handoff", () => {
         if (!interruptSome) assert.strictEqual(succeeded, 1)
       }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
     propOptions()
+  )
+
+  it.effect(
+    "two actors handing tasks to each other through full mailboxes do not keep their scope from closing",
+    () =>
+      Effect.gen(function* () {
+        const refs: Array<Actor.ActorRef<Handoff.Transfer<number>>> = []
+        yield* Effect.gen(function* () {
+          for (const name of ["ping", "pong"]) {
+            refs.push(
+              yield* Actor.make<Handoff.Transfer<number>>(
+                name,
+                (m, context) => Handoff.sendFrom(context, m.payload.task, refs[name === "ping" ? 1 : 0]),
+                { capacity: 0 }
+              )
+            )
+          }
+          for (let i = 0; i < 4; i++)
+            yield* Effect.forkChild(Handoff.send(yield* Handoff.make(i), refs[i % 2]))
+          yield* yields(50)
+        }).pipe(Effect.scoped)
+        // Reaching this line is the assertion: the scope closed although both actors were parked in handoffs.
+        assert.strictEqual(refs.length, 2)
+      }).pipe(Effect.provide(Actor.layer))
+  )
+
+  it.effect("an interrupted handoff that was not accepted stays with the sender; the copy is revoked", () =>
+    Effect.gen(function* () {
+      const sink = DeadLetter.collect()
+      const gate = yield* Deferred.make<void>()
+      const busy = yield* Actor.make<Handoff.Transfer<string>>("busy", () => Deferred.await(gate), {
+        capacity: 0
+      }).pipe(Effect.provideService(DeadLetter.DeadLetters, sink))
+      yield* Handoff.send(yield* Handoff.make("first"), busy) // taken at once; the actor then blocks
+      const task = yield* Handoff.make("second")
+      const sending = yield* Effect.forkChild(Handoff.send(task, busy))
+      yield* yields(10)
+      yield* Fiber.interrupt(sending)
+      assert.strictEqual(yield* Handoff.get(task), "second", "the sender still owns it")
+      const withdrawn = sink.letters.find((l) => l.reason === "withdrawn")!
+      const copy = (withdrawn.message as { payload: Handoff.Transfer<string> }).payload.task
+      assert.strictEqual(
+        (yield* Effect.flip(Handoff.get(copy)))._tag,
+        "OwnershipMoved",
+        "the copy is revoked"
+      )
+      yield* Deferred.succeed(gate, void 0)
+    }).pipe(Effect.provide(Actor.layer))
   )
 })

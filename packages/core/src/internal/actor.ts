@@ -19,6 +19,9 @@ export const TypeId = "~handoffkit/ActorRef" as const
 /** @internal */
 export interface ActorRefImpl<In, Reply> extends ActorRef<In, Reply> {
   readonly deliver: (envelope: Envelope<In>) => Effect.Effect<void, DeliveryError>
+  /** Local refs only: a delivery that reports, through `receipt`, the moment the mailbox takes the envelope. */
+  readonly deliverWithReceipt:
+    ((envelope: Envelope<In>, receipt?: mailbox.Receipt) => Effect.Effect<void, DeliveryError>) | undefined
   readonly registry: Registry["Service"]
   /** How the actor (its current incarnation, when supervised) ended; absent for a looked-up ref. */
   awaitExit: Effect.Effect<Exit.Exit<void, unknown>> | undefined
@@ -48,11 +51,14 @@ const toDeliveryError = (error: Mailboxes.MailboxClosed | Mailboxes.MailboxFull)
 /** @internal */
 export const deliverToMailbox =
   <In>(target: Mailbox<Envelope<In>>) =>
-  (env: Envelope<In>): Effect.Effect<void, DeliveryError> => {
+  (env: Envelope<In>, receipt?: mailbox.Receipt): Effect.Effect<void, DeliveryError> => {
     // Fast path with no extra effect: most sends find room.
     const result = mailbox.offerUnsafe(target, env)
-    if (result === "accepted" || result === "dead-lettered") return Effect.void
-    return Effect.mapError(mailbox.offer(target, env), toDeliveryError)
+    if (result === "accepted" || result === "dead-lettered") {
+      if (receipt !== undefined) receipt.accepted = true
+      return Effect.void
+    }
+    return Effect.mapError(mailbox.offer(target, env, receipt), toDeliveryError)
   }
 
 // A reply slot is a recipient registered for one ask. `fail` lets the runtime end an ask early (no reply will
@@ -88,14 +94,15 @@ const messageEvent = (
 /** Traces a send, then delivers; a rejected delivery is traced as a dead letter of that message. @internal */
 const tracedDeliver = <In>(
   tracer: Tracer.Tracer,
-  deliver: (env: Envelope<In>) => Effect.Effect<void, DeliveryError>,
+  deliver: (env: Envelope<In>, receipt?: mailbox.Receipt) => Effect.Effect<void, DeliveryError>,
   env: Envelope<In>,
-  sentAt: number
+  sentAt: number,
+  receipt?: mailbox.Receipt
 ): Effect.Effect<void, DeliveryError> => {
-  if (!tracer.enabled) return deliver(env)
+  if (!tracer.enabled) return deliver(env, receipt)
   // Emitted before delivery: the receiver may take the message before the sender resumes.
   tracer.emit(messageEvent("send", env.from, env.to, env, undefined, sentAt))
-  const delivered = deliver(env)
+  const delivered = deliver(env, receipt)
   // The fast path of a local delivery returns the `Effect.void` singleton: accepted, nothing can fail.
   if (delivered === Effect.void) return delivered
   return Effect.tapError(delivered, (error) =>
@@ -121,6 +128,37 @@ export const sendFrom = <In>(
     const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
     const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId)
     return tracedDeliver(tracer ?? fiber.getRef(Tracer.CurrentTracer), ref.deliver, env, sentAt)
+  })
+
+/**
+ * Sends with a receipt when the ref is local (interruptible: the receipt tells whether the envelope went
+ * out), and uninterruptibly otherwise (a remote delivery cannot tell; finishing it is the only way to know).
+ * `receipt.accepted` is true once the envelope was accepted, whatever the effect's exit.
+ * @internal
+ */
+export const sendWithReceipt = <In>(
+  from: Address,
+  causationId: string | undefined,
+  to: ActorRef<In, any>,
+  payload: In,
+  receipt: mailbox.Receipt
+): Effect.Effect<void, DeliveryError> =>
+  Effect.withFiber((fiber) => {
+    const ref = impl(to)
+    const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    const env = envelope.make(from, ref.address, payload, sentAt, causationId, undefined)
+    const tracer = fiber.getRef(Tracer.CurrentTracer)
+    if (ref.deliverWithReceipt !== undefined) {
+      return tracedDeliver(tracer, ref.deliverWithReceipt, env, sentAt, receipt)
+    }
+    return Effect.uninterruptible(
+      Effect.tap(
+        tracedDeliver(tracer, ref.deliver, env, sentAt),
+        Effect.sync(() => {
+          receipt.accepted = true
+        })
+      )
+    )
   })
 
 /** @internal */
@@ -205,7 +243,8 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
       address: spawn.name
     }).pipe(Effect.provideService(DeadLetters, sink))
     const ref: ActorRefImpl<In, Reply> = Object.create(RefProto)
-    Object.assign(ref, { address: spawn.name, deliver: deliverToMailbox(inbox), registry })
+    const deliver = deliverToMailbox(inbox)
+    Object.assign(ref, { address: spawn.name, deliver, deliverWithReceipt: deliver, registry })
     const unregister = yield* registry.register({ address: spawn.name, deliver: ref.deliver as any })
     const incarnation = Effect.suspend(() => {
       if (tracer.enabled) tracer.emit({ kind: "spawn", actor: spawn.name })

@@ -31,6 +31,17 @@ export type Empty = typeof Empty
 interface BlockedSender<A> {
   readonly message: A
   readonly resume: (effect: Effect.Effect<void, MailboxClosed>) => void
+  readonly receipt: Receipt | undefined
+}
+
+/**
+ * Set to `accepted: true` at the moment the mailbox takes the message in (into its buffer, its dead letters,
+ * or a receiver's hands). A sender interrupted while parked reads it to know whether its message went out,
+ * which its exit cannot tell (an interrupt wins over a completed effect's result).
+ * @internal
+ */
+export interface Receipt {
+  accepted: boolean
 }
 
 /** @internal */
@@ -148,6 +159,7 @@ export const pollUnsafe = <A>(self: Mailbox<A>): A | Empty => {
       const sender: BlockedSender<A> = mb.senders.values().next().value!
       mb.senders.delete(sender)
       MutableList.append(mb.buffer, sender.message)
+      if (sender.receipt !== undefined) sender.receipt.accepted = true
       resumeLater(mb, sender)
     }
     return message
@@ -156,6 +168,7 @@ export const pollUnsafe = <A>(self: Mailbox<A>): A | Empty => {
     // Rendezvous (capacity 0): take straight from the oldest blocked sender.
     const sender: BlockedSender<A> = mb.senders.values().next().value!
     mb.senders.delete(sender)
+    if (sender.receipt !== undefined) sender.receipt.accepted = true
     resumeLater(mb, sender)
     return sender.message
   }
@@ -214,30 +227,38 @@ const closedError = (mb: MailboxImpl<unknown>) =>
   new MailboxClosed({ address: mb.address, reason: mb.closedReason! })
 
 /** @internal */
-export const offer = <A>(self: Mailbox<A>, message: A): Effect.Effect<void, MailboxClosed | MailboxFull> =>
+export const offer = <A>(
+  self: Mailbox<A>,
+  message: A,
+  receipt?: Receipt
+): Effect.Effect<void, MailboxClosed | MailboxFull> =>
   Effect.suspend((): Effect.Effect<void, MailboxClosed | MailboxFull> => {
     const mb = impl(self)
     switch (offerUnsafe(self, message)) {
       case "accepted":
       case "dead-lettered":
+        if (receipt !== undefined) receipt.accepted = true
         return Effect.void
       case "closed":
         return Effect.fail(closedError(mb as MailboxImpl<unknown>))
       case "full":
         return mb.overflow === "fail"
           ? Effect.fail(new MailboxFull({ address: mb.address, capacity: mb.capacity }))
-          : offerOrWait(mb, message)
+          : offerOrWait(mb, message, receipt)
     }
   })
 
 // Back-pressure: park the sender with its message. A receiver's `poll` moves the message in and resumes it.
 // If the sender is interrupted first, its entry is removed and the message was never accepted.
-const offerOrWait = <A>(mb: MailboxImpl<A>, message: A) =>
+const offerOrWait = <A>(mb: MailboxImpl<A>, message: A, receipt: Receipt | undefined) =>
   Effect.callback<void, MailboxClosed>((resume) => {
     const result = offerUnsafe(mb, message)
     if (result === "closed") return resume(Effect.fail(closedError(mb as MailboxImpl<unknown>)))
-    if (result !== "full") return resume(Effect.void)
-    const entry: BlockedSender<A> = { message, resume }
+    if (result !== "full") {
+      if (receipt !== undefined) receipt.accepted = true
+      return resume(Effect.void)
+    }
+    const entry: BlockedSender<A> = { message, resume, receipt }
     mb.senders.add(entry)
     scheduleWake(mb)
     // Interrupted while parked: if the entry is still here the message was never taken, so it is withdrawn,
