@@ -16,6 +16,7 @@ import * as Corpus from "../src/Corpus.ts"
 import * as Tracer from "../src/Tracer.ts"
 import { propOptions } from "./prop.ts"
 import { makeTempRoot } from "./tempRoot.ts"
+import { textOf } from "./text.ts"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -62,34 +63,6 @@ const environment = (backend: Backend) => {
 
 const eventsIn = (namespace: string) =>
   trace.events.filter((e) => e.kind === "corpus.put" && e.data?.namespace === namespace)
-
-/** Deterministic flat text from a seed: unicode of every UTF-8 width, JSON specials, optionally lone surrogates. */
-const textOf = (seed: number, length: number, wellFormed: boolean): string => {
-  let state = seed | 0
-  const next = () => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const below = (n: number) => Math.floor(next() * n)
-  const specials = ['"', "\\", "\n", "\t", "\u0000", "\u001f", "\u007f", "\u2028", ". "]
-  const units: Array<number> = []
-  while (units.length < length) {
-    const kind = below(12)
-    if (kind < 5) units.push(32 + below(95))
-    else if (kind === 5) for (const c of specials[below(specials.length)]) units.push(c.charCodeAt(0))
-    else if (kind === 6) units.push(0xa0 + below(0x700))
-    else if (kind <= 8) units.push(0x4e00 + below(0x5000))
-    else if (kind <= 10) {
-      const cp = 0x1f300 + below(0x300) - 0x10000
-      units.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff))
-    } else units.push(wellFormed ? 0xe9 : 0xd800 + below(0x800))
-  }
-  // Cutting at `length` could split a pair; well-formed text keeps the whole pair instead.
-  if (!wellFormed) units.length = length
-  return String.fromCharCode(...units)
-}
 
 const sha256Hex = (bytes: Uint8Array) =>
   Effect.promise(async () =>
@@ -192,7 +165,7 @@ for (const backend of backends) {
           for (const { bytes, seed, length, nested } of entries) {
             const namespace = nested ? `${base}/nested.dir` : base
             const data = Uint8Array.from(bytes)
-            const text = textOf(seed, length, true)
+            const text = textOf(seed, length, { wellFormed: true })
             const ref = yield* Corpus.put(data, { namespace })
             assert.isTrue(Corpus.isRef(ref))
             assert.strictEqual(ref, yield* refOf(namespace, data), "the ref is the SHA-256 of the bytes")
@@ -384,7 +357,7 @@ for (const backend of backends) {
           const path = yield* Path.Path
           const root = yield* Root
           const namespace = freshNamespace("damaged")
-          const text = textOf(seed, length, true)
+          const text = textOf(seed, length, { wellFormed: true })
           const ref = yield* Corpus.put(text, { namespace })
           const file = objectFile(path, `${root}/shared`, ref)
           const bytes = yield* fs.readFile(file)
@@ -424,7 +397,7 @@ for (const backend of backends) {
         Effect.gen(function* () {
           const fs = yield* FileSystem.FileSystem
           const root = `${yield* Root}/${freshNamespace("crash")}`
-          const texts = writes.map((w) => textOf(w.seed, w.length, true))
+          const texts = writes.map((w) => textOf(w.seed, w.length, { wellFormed: true }))
           const completed: Array<string> = []
           // Run until the power cut.
           yield* Effect.forEach(writes, (w, i) =>
