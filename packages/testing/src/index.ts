@@ -5,6 +5,8 @@
  */
 
 /** @since 0.1.0 */
+export * as Check from "./Check.ts"
+/** @since 0.1.0 */
 export * as Harness from "./Harness.ts"
 /** @since 0.1.0 */
 export * as Invariants from "./Invariants.ts"
