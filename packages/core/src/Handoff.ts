@@ -19,6 +19,8 @@ import { hasProperty } from "effect/Predicate"
 import type { ActorContext, ActorRef } from "./Actor.ts"
 import * as Envelope from "./Envelope.ts"
 import * as internalActor from "./internal/actor.ts"
+import type { Receipt } from "./internal/mailbox.ts"
+import * as internalMailbox from "./internal/mailbox.ts"
 import type { DeliveryError } from "./Registry.ts"
 import { Usage } from "./Budget.ts"
 import * as envelope from "./internal/envelope.ts"
@@ -388,9 +390,7 @@ export const transfer = <T, E, R>(
     (payload, receipt) =>
       Effect.tap(
         deliver(payload),
-        Effect.sync(() => {
-          receipt.accepted = true
-        })
+        Effect.sync(() => internalMailbox.accept(receipt))
       ),
     options,
     false
@@ -404,12 +404,12 @@ export const transfer = <T, E, R>(
 const transferWith = <T, E, R>(
   handle: Task<T>,
   to: string,
-  deliver: (transfer: Transfer<T>, receipt: { accepted: boolean }) => Effect.Effect<void, E, R>,
+  deliver: (transfer: Transfer<T>, receipt: Receipt) => Effect.Effect<void, E, R>,
   options: { readonly context?: HandoffContext | undefined; readonly from?: string | undefined } | undefined,
   interruptible: boolean
 ): Effect.Effect<void, OwnershipMoved | E, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.suspend((): Effect.Effect<void, OwnershipMoved | E, R> => {
+    Effect.withFiber((fiber): Effect.Effect<void, OwnershipMoved | E, R> => {
       // Check and claim in one synchronous step: a fiber may yield between any two effects, so a check in
       // one effect and the claim in the next would let two senders through (the property test found it).
       const self = handle as TaskImpl<T>
@@ -428,23 +428,25 @@ const transferWith = <T, E, R>(
         context: (next as TaskImpl<T>).context,
         from
       })
-      const receipt = { accepted: false }
+      const tracer = fiber.getRef(Tracer.CurrentTracer)
+      const receipt: Receipt = {
+        accepted: false,
+        // At the moment of acceptance, before the receiver can act on the task (it may hand it on at once):
+        // the handle is consumed for good and the handoff is traced, so the trace shows owners in order.
+        onAccepted: () => {
+          self.state = { _tag: "Moved", to }
+          if (tracer.enabled) tracer.emit({ kind: "handoff", actor: from, data: { taskId: self.id, to } })
+        }
+      }
       const delivery = deliver(payload, receipt)
       return (interruptible ? restore(delivery) : delivery).pipe(
         Effect.onExit(() =>
-          Effect.withFiber((fiber) => {
-            if (receipt.accepted) {
-              // Delivered: consumed for good, even if we were interrupted right after.
-              self.state = { _tag: "Moved", to }
-              const tracer = fiber.getRef(Tracer.CurrentTracer)
-              if (tracer.enabled) tracer.emit({ kind: "handoff", actor: from, data: { taskId: self.id, to } })
-            } else {
-              // Not delivered (failed, or interrupted while waiting): still ours. The copy that never went
-              // out (a withdrawn dead letter may hold it) is revoked, so exactly one live handle remains.
-              self.state = { _tag: "Owned" }
-              ;(next as TaskImpl<T>).state = { _tag: "Moved", to: `${from} (the handoff was not delivered)` }
-            }
-            return Effect.void
+          Effect.sync(() => {
+            if (receipt.accepted) return
+            // Not delivered (failed, or interrupted while waiting): still ours. The copy that never went
+            // out (a withdrawn dead letter may hold it) is revoked, so exactly one live handle remains.
+            self.state = { _tag: "Owned" }
+            ;(next as TaskImpl<T>).state = { _tag: "Moved", to: `${from} (the handoff was not delivered)` }
           })
         )
       )

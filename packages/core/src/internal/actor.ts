@@ -55,7 +55,7 @@ export const deliverToMailbox =
     // Fast path with no extra effect: most sends find room.
     const result = mailbox.offerUnsafe(target, env)
     if (result === "accepted" || result === "dead-lettered") {
-      if (receipt !== undefined) receipt.accepted = true
+      mailbox.accept(receipt)
       return Effect.void
     }
     return Effect.mapError(mailbox.offer(target, env, receipt), toDeliveryError)
@@ -154,9 +154,7 @@ export const sendWithReceipt = <In>(
     return Effect.uninterruptible(
       Effect.tap(
         tracedDeliver(tracer, ref.deliver, env, sentAt),
-        Effect.sync(() => {
-          receipt.accepted = true
-        })
+        Effect.sync(() => mailbox.accept(receipt))
       )
     )
   })

@@ -42,6 +42,15 @@ interface BlockedSender<A> {
  */
 export interface Receipt {
   accepted: boolean
+  /** Called once, at the moment of acceptance: before any receiver can act on the message. */
+  readonly onAccepted?: (() => void) | undefined
+}
+
+/** Marks a receipt accepted and runs its hook. @internal */
+export const accept = (receipt: Receipt | undefined): void => {
+  if (receipt === undefined || receipt.accepted) return
+  receipt.accepted = true
+  receipt.onAccepted?.()
 }
 
 /** @internal */
@@ -159,7 +168,7 @@ export const pollUnsafe = <A>(self: Mailbox<A>): A | Empty => {
       const sender: BlockedSender<A> = mb.senders.values().next().value!
       mb.senders.delete(sender)
       MutableList.append(mb.buffer, sender.message)
-      if (sender.receipt !== undefined) sender.receipt.accepted = true
+      accept(sender.receipt)
       resumeLater(mb, sender)
     }
     return message
@@ -168,7 +177,7 @@ export const pollUnsafe = <A>(self: Mailbox<A>): A | Empty => {
     // Rendezvous (capacity 0): take straight from the oldest blocked sender.
     const sender: BlockedSender<A> = mb.senders.values().next().value!
     mb.senders.delete(sender)
-    if (sender.receipt !== undefined) sender.receipt.accepted = true
+    accept(sender.receipt)
     resumeLater(mb, sender)
     return sender.message
   }
@@ -237,7 +246,7 @@ export const offer = <A>(
     switch (offerUnsafe(self, message)) {
       case "accepted":
       case "dead-lettered":
-        if (receipt !== undefined) receipt.accepted = true
+        accept(receipt)
         return Effect.void
       case "closed":
         return Effect.fail(closedError(mb as MailboxImpl<unknown>))
@@ -255,7 +264,7 @@ const offerOrWait = <A>(mb: MailboxImpl<A>, message: A, receipt: Receipt | undef
     const result = offerUnsafe(mb, message)
     if (result === "closed") return resume(Effect.fail(closedError(mb as MailboxImpl<unknown>)))
     if (result !== "full") {
-      if (receipt !== undefined) receipt.accepted = true
+      accept(receipt)
       return resume(Effect.void)
     }
     const entry: BlockedSender<A> = { message, resume, receipt }
