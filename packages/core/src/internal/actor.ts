@@ -12,6 +12,7 @@ import { DeliveryError, Registry, type Recipient } from "../Registry.ts"
 import { pipeArguments } from "effect/Pipeable"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
+import { messageEvent, tracedSink } from "./trace.ts"
 
 /** @internal */
 export const TypeId = "~handoffkit/ActorRef" as const
@@ -68,28 +69,6 @@ interface ReplySlot extends Recipient {
 }
 const isReplySlot = (recipient: Recipient | undefined): recipient is ReplySlot =>
   recipient !== undefined && "fail" in recipient
-
-// A fresh event about an envelope, built in one object literal with every field (absent ones undefined), so
-// that all message events share one shape; `emit` then only fills in `seq` (and `ts` when not given).
-const messageEvent = (
-  kind: Tracer.Kind,
-  actor: Address,
-  peer: Address,
-  env: Envelope<unknown>,
-  data?: Record<string, string>,
-  ts?: number
-): Tracer.Emitted =>
-  ({
-    seq: 0,
-    ts,
-    kind,
-    actor,
-    peer,
-    messageId: env.id,
-    causationId: env.causationId,
-    correlationId: env.correlationId,
-    data
-  }) as Tracer.Emitted
 
 /** Traces a send, then delivers; a rejected delivery is traced as a dead letter of that message. @internal */
 const tracedDeliver = <In>(
@@ -291,21 +270,6 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
     }
     return ref as ActorRef<In, Reply>
   })
-
-const tracedSink = (sink: DeadLetter.Sink, tracer: Tracer.Tracer, address: Address): DeadLetter.Sink =>
-  tracer.enabled
-    ? {
-        publish: (letter) => {
-          const message = letter.message as Envelope<unknown>
-          tracer.emit(
-            typeof message === "object" && message !== null && "id" in message
-              ? messageEvent("dead-letter", address, message.from, message, { reason: letter.reason })
-              : { kind: "dead-letter", actor: address, data: { reason: letter.reason } }
-          )
-          sink.publish(letter)
-        }
-      }
-    : sink
 
 // Dead-letter what is left and tell every asker among them that no reply is coming.
 const stopMailbox = <In>(

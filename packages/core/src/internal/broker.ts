@@ -24,6 +24,7 @@ import * as Mailbox from "../Mailbox.ts"
 import type * as Tracer from "../Tracer.ts"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
+import { messageEvent, tracedSink } from "./trace.ts"
 
 /** @internal */
 export const TypeId = "~handoffkit/Broker" as const
@@ -152,37 +153,9 @@ export const matches = (pattern: ReadonlyArray<string>, topic: ReadonlyArray<str
 // tracing
 // -----------------------------------------------------------------------------
 
-const messageFields = (env: Envelope<unknown>) => ({
-  messageId: env.id,
-  ...(env.causationId !== undefined ? { causationId: env.causationId } : {}),
-  ...(env.correlationId !== undefined ? { correlationId: env.correlationId } : {})
-})
-
-/**
- * The subscription's dead-letter sink: every letter reaches the trace as a `dead-letter` event, with the
- * envelope's ids, and then the sink in scope.
- * @internal
- */
-export const tracedSink = (
-  sink: DeadLetter.Sink,
-  tracer: Tracer.Tracer,
-  address: Address
-): DeadLetter.Sink =>
-  tracer.enabled
-    ? {
-        publish: (letter) => {
-          const env = letter.message
-          const isEnvelope = typeof env === "object" && env !== null && envelope.TypeId in env
-          tracer.emit({
-            kind: "dead-letter",
-            actor: address,
-            ...(isEnvelope ? messageFields(env as Envelope<unknown>) : {}),
-            data: { reason: letter.reason, ...(isEnvelope ? { topic: (env as Envelope<unknown>).to } : {}) }
-          })
-          sink.publish(letter)
-        }
-      }
-    : sink
+/** The subscription's dead-letter sink: traced with the envelope's ids and its topic, then the sink in scope. */
+const subscriptionSink = (sink: DeadLetter.Sink, tracer: Tracer.Tracer, address: Address): DeadLetter.Sink =>
+  tracedSink(sink, tracer, address, (env) => ({ topic: env.to }))
 
 // -----------------------------------------------------------------------------
 // subscribing
@@ -209,7 +182,7 @@ export const subscribe = <A>(
   Effect.uninterruptible(
     Effect.gen(function* () {
       const scope = yield* Scope.Scope
-      const sink = tracedSink(yield* DeadLetters, impl(self).tracer, address)
+      const sink = subscriptionSink(yield* DeadLetters, impl(self).tracer, address)
       // The mailbox's own policy is "dead-letter" under both broker policies: it never blocks an offer, and the
       // copies it gives up on go to the subscription's traced sink. The options were checked, so `make` cannot fail.
       const inbox = yield* Mailbox.make<Envelope<A>>({ capacity, overflow: "dead-letter", address }).pipe(
@@ -309,13 +282,19 @@ export const publishUnsafe = <A>(
   const env = envelope.make(from, topic, payload, sentAt, causationId, correlationId)
   const tracer = broker.tracer
   if (tracer.enabled) {
-    tracer.emit({
-      kind: "broker.publish",
-      actor: from,
-      ...messageFields(env),
-      ts: sentAt,
-      data: { topic, subscribers: (exact?.size ?? 0) + (targets?.length ?? 0) }
-    })
+    tracer.emit(
+      messageEvent(
+        "broker.publish",
+        from,
+        undefined,
+        env,
+        {
+          topic,
+          subscribers: (exact?.size ?? 0) + (targets?.length ?? 0)
+        },
+        sentAt
+      )
+    )
   }
   let delivered = 0
   // Deleting from a Set while iterating it is safe in JS: `deliver` may prune a subscriber that closed its mailbox.
@@ -356,22 +335,19 @@ const deliver = <A>(subscription: SubscriptionImpl<A>, env: Envelope<A>, ts: num
   }
   if (mailbox.offerUnsafe(inbox, env) !== "accepted") return false
   if (tracer.enabled) {
-    tracer.emit({
-      kind: "broker.deliver",
-      actor: subscription.address,
-      ...messageFields(env),
-      ts,
-      data: { topic: env.to }
-    })
+    tracer.emit(messageEvent("broker.deliver", subscription.address, env.from, env, { topic: env.to }, ts))
   }
   return true
 }
 
 const overflowEvent = <A>(subscription: SubscriptionImpl<A>, env: Envelope<A>, ts: number): void =>
-  subscription.broker.tracer.emit({
-    kind: "broker.overflow",
-    actor: subscription.address,
-    ...messageFields(env),
-    ts,
-    data: { topic: env.to, policy: subscription.overflow, capacity: subscription.capacity }
-  })
+  subscription.broker.tracer.emit(
+    messageEvent(
+      "broker.overflow",
+      subscription.address,
+      env.from,
+      env,
+      { topic: env.to, policy: subscription.overflow, capacity: subscription.capacity },
+      ts
+    )
+  )
