@@ -12,6 +12,13 @@ const yields = (n: number) =>
 
 const stats = { runs: 0, deadLetters: 0 }
 
+// A one-ask topology (an echo actor in its own scope and registry), traced by `tracer`.
+const askEcho = (tracer: Tracer.Tracer) =>
+  Effect.gen(function* () {
+    const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
+    yield* Actor.ask(echo, "hello")
+  }).pipe(Effect.scoped, Effect.provideService(Tracer.CurrentTracer, tracer), Effect.provide(Actor.layer))
+
 describe("Tracer", () => {
   it.effect.prop(
     "trace completeness over random topologies: every send is received or dead-lettered, seq increases, causes come first",
@@ -217,14 +224,7 @@ describe("Tracer", () => {
       yield* Effect.scoped(
         Effect.gen(function* () {
           const tracer = Tracer.make([yield* Tracer.jsonl(path)])
-          yield* Effect.gen(function* () {
-            const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
-            yield* Actor.ask(echo, "hello")
-          }).pipe(
-            Effect.scoped,
-            Effect.provideService(Tracer.CurrentTracer, tracer),
-            Effect.provide(Actor.layer)
-          )
+          yield* askEcho(tracer)
         })
       )
       const { events } = yield* Tracer.readJsonl(path)
@@ -247,14 +247,7 @@ describe("Tracer", () => {
       })
       yield* Effect.gen(function* () {
         const tracer = Tracer.make([yield* Tracer.spans])
-        yield* Effect.gen(function* () {
-          const echo = yield* Actor.make<string, string>("echo", (m, context) => context.reply(m.payload))
-          yield* Actor.ask(echo, "hello")
-        }).pipe(
-          Effect.scoped,
-          Effect.provideService(Tracer.CurrentTracer, tracer),
-          Effect.provide(Actor.layer)
-        )
+        yield* askEcho(tracer)
         tracer.emit({ kind: "model.request", actor: "agent", data: { header: "Bearer sk-abcdefghijklmnop" } })
       }).pipe(Effect.withSpan("request"), Effect.provideService(EffectTracer.Tracer, collector))
       const request = spans.find((span) => span.name === "request")!
