@@ -12,6 +12,13 @@ export default [
   },
   {
     test: {
+      name: "llm",
+      root: "./packages/llm",
+      include: ["test/**/*.test.ts"]
+    }
+  },
+  {
+    test: {
       name: "testing",
       root: "./packages/testing",
       include: ["test/**/*.test.ts"]

@@ -1,0 +1,6 @@
+/**
+ * LLM agents for HandoffKit.
+ *
+ * @since 0.1.0
+ */
+export {}
