@@ -1,6 +1,15 @@
 /**
- * LLM agents for HandoffKit.
+ * LLM agents for HandoffKit: model-driven actors, an OpenAI provider on the `openai` SDK, and a scripted
+ * OpenAI-compatible server for offline tests.
  *
  * @since 0.1.0
  */
-export {}
+
+/** @since 0.1.0 */
+export * as Agent from "./Agent.ts"
+
+/** @since 0.1.0 */
+export * as OpenAi from "./OpenAi.ts"
+
+/** @since 0.1.0 */
+export * as ScriptedServer from "./ScriptedServer.ts"
