@@ -11,8 +11,7 @@ describe("quorum example", () => {
       const { events, tracer } = Tracer.memory()
       const server = yield* ScriptedServer.make(script)
       const result = yield* ask("how to avoid flooding a consumer?").pipe(
-        Effect.provide(OpenAi.layer({ model: "gpt-test", baseURL: server.url })),
-        Effect.provide(Actor.layer),
+        Effect.provide([OpenAi.layer({ model: "gpt-test", baseURL: server.url }), Actor.layer]),
         Effect.provideService(Tracer.CurrentTracer, tracer)
       )
       console.log(result.answers.map((a) => `[${a.agent}] ${a.text}`).join("\n"))

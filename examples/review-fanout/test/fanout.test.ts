@@ -12,8 +12,7 @@ describe("review-fanout example", () => {
       const server = yield* ScriptedServer.make(script)
       const result = yield* review(sample).pipe(
         Effect.scoped,
-        Effect.provide(OpenAi.layer({ model: "gpt-test", baseURL: server.url })),
-        Effect.provide(Actor.layer),
+        Effect.provide([OpenAi.layer({ model: "gpt-test", baseURL: server.url }), Actor.layer]),
         Effect.provideService(Tracer.CurrentTracer, tracer)
       )
       console.log(result.findings.map((f) => `[${f.reviewer}] ${f.text}`).join("\n"))

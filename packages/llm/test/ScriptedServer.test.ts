@@ -23,11 +23,15 @@ const clientOf = (server: ScriptedServer.ScriptedServer) =>
 /** A promise that must resolve, as an Effect. */
 const run = <A>(f: () => Promise<A>) => Effect.promise(f)
 
-/** A promise that must reject: its rejection, as an Effect. */
+/** A promise that must reject: its rejection, as an Effect (a promise that resolves is a defect). */
 const rejection = (f: () => Promise<unknown>) =>
-  Effect.tryPromise({ try: f, catch: (error) => error }).pipe(
-    Effect.flatMap(() => Effect.die(new Error("expected the request to fail, but it succeeded"))),
-    Effect.flip
+  Effect.promise(() =>
+    f().then(
+      () => {
+        throw new Error("expected the request to fail, but it succeeded")
+      },
+      (error: unknown) => error
+    )
   )
 
 const bodyOf = (request: ScriptedServer.RecordedRequest | undefined) => request?.body as Record<string, any>
