@@ -365,7 +365,7 @@ const threadLimit = 16
  * **Example**
  *
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Effect } from "effect"
  * import { Actor } from "@handoffkit/core"
  * import { Agent, OpenAi, ScriptedServer } from "@handoffkit/llm"
  *

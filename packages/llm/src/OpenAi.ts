@@ -124,7 +124,6 @@ const jitterOf = (policy: RetryPolicy, millis: number): number =>
  *
  * ```ts
  * import { Effect } from "effect"
- * import { LanguageModel } from "effect/ai"
  * import { OpenAi, ScriptedServer } from "@handoffkit/llm"
  *
  * const program = Effect.gen(function*() {
@@ -283,7 +282,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
  * **Example**
  *
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Effect } from "effect"
  * import { LanguageModel } from "effect/ai"
  * import { OpenAi, ScriptedServer } from "@handoffkit/llm"
  *
