@@ -21,7 +21,7 @@
 import { Effect, Exit, Schema, Stream } from "effect"
 import { LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
 import { Actor, Budget, DeadLetter, Handoff, Select, Tracer } from "@handoffkit/core"
-import type { Address } from "@handoffkit/core/Envelope"
+import type { Address, Envelope } from "@handoffkit/core/Envelope"
 import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
 import type { MailboxInvalid } from "@handoffkit/core/Mailbox"
 import type * as Scope from "effect/Scope"
@@ -556,10 +556,7 @@ export const make = <R = never>(
       }
     }
 
-    const receive = (
-      envelope: import("@handoffkit/core/Envelope").Envelope<Input>,
-      ctx: Actor.ActorContext<Input, Result>
-    ) =>
+    const receive = (envelope: Envelope<Input>, ctx: Actor.ActorContext<Input, Result>) =>
       Effect.gen(function* () {
         const input = envelope.payload
         // The task this turn owns, if any, and the data blocks the model reads.
@@ -735,7 +732,21 @@ export const make = <R = never>(
         return yield* finish("max-steps", `stopped after ${maxSteps} model calls`)
       })
 
-    return yield* Actor.make<Input, Result, never>(address, receive as any, options.actor)
+    // Each turn is a span (child of the span current when the agent was made, so a request that starts
+    // agents sees their turns under it), carrying the message's ids so OpenTelemetry shows the causal chain.
+    const turn = (envelope: Envelope<Input>, ctx: Actor.ActorContext<Input, Result>) =>
+      receive(envelope, ctx).pipe(
+        Effect.withSpan("handoffkit.agent.turn", {
+          attributes: {
+            "handoffkit.agent": address,
+            "handoffkit.message_id": envelope.id,
+            "handoffkit.causation_id": envelope.causationId ?? "",
+            "handoffkit.correlation_id": envelope.correlationId ?? "",
+            "handoffkit.from": envelope.from
+          }
+        })
+      )
+    return yield* Actor.make<Input, Result, never>(address, turn as any, options.actor)
   }) as any
 
 const costOf = (price: Price, usage: { readonly tokensIn: number; readonly tokensOut: number }): number =>
@@ -750,7 +761,7 @@ const inputBound = (prompt: Prompt.Prompt): number =>
 // The result goes to `reportTo` (a dead letter if nobody is there) and answers an ask.
 const report = (
   ctx: Actor.ActorContext<Input, Result>,
-  envelope: import("@handoffkit/core/Envelope").Envelope<Input>,
+  envelope: Envelope<Input>,
   reportTo: Address | undefined,
   result: Result
 ) =>

@@ -170,12 +170,18 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
     const withRetries = <A>(
       method: string,
       stream: boolean,
+      span: LanguageModel.ProviderOptions["span"],
       request: (signal: AbortSignal) => Promise<A>
     ): Effect.Effect<readonly [A, Emit], AiError.AiError> =>
       Effect.gen(function* () {
         const tracer = yield* Tracer.CurrentTracer
         const who = yield* caller.CurrentCaller
         const callId = caller.nextCallId()
+        // The model call's span (made by LanguageModel) says who called and why, like the trace events.
+        span.attribute("handoffkit.call_id", callId)
+        span.attribute("handoffkit.agent", who.actor)
+        if (who.causationId !== undefined) span.attribute("handoffkit.causation_id", who.causationId)
+        if (who.correlationId !== undefined) span.attribute("handoffkit.correlation_id", who.correlationId)
         const emit = (kind: "model.request" | "model.response", data: Record<string, string | number>) => {
           if (tracer.enabled) {
             tracer.emit({
@@ -226,7 +232,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
         Effect.gen(function* () {
           const request = body(providerOptions, (yield* caller.CurrentCaller).maxOutputTokens)
           if (AiError.isAiError(request)) return yield* Effect.fail(request)
-          const [response, emit] = yield* withRetries("generateText", false, (signal) =>
+          const [response, emit] = yield* withRetries("generateText", false, providerOptions.span, (signal) =>
             client.responses.create({ ...request, stream: false }, { signal })
           )
           const parts = wire.fromResponse(response)
@@ -250,7 +256,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
               Effect.sync(() => new AbortController()),
               (controller) => Effect.sync(() => controller.abort())
             )
-            const [events, emit] = yield* withRetries("streamText", true, (signal) => {
+            const [events, emit] = yield* withRetries("streamText", true, providerOptions.span, (signal) => {
               signal.addEventListener("abort", () => controller.abort(), { once: true })
               return client.responses.create({ ...request, stream: true }, { signal: controller.signal })
             })

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Schema } from "effect"
+import * as EffectTracer from "effect/Tracer"
 import { Actor, Budget, Handoff, Tracer } from "@handoffkit/core"
 import { Agent, OpenAi, ScriptedServer } from "@handoffkit/llm"
 import { Invariants } from "@handoffkit/testing"
@@ -244,6 +245,43 @@ describe("Agent", () => {
       assert.include(first.text, "bad request")
       const second = yield* Actor.ask(agent, Agent.message("two"))
       assert.strictEqual(second.outcome, "answered")
+    }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+  )
+
+  it.live("spans: the caller's span, then the agent's turn, then the model call, with the message ids", () =>
+    Effect.gen(function* () {
+      const spans: Array<EffectTracer.NativeSpan> = []
+      const collector = EffectTracer.make({
+        span(options) {
+          const span = new EffectTracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const server = yield* ScriptedServer.make([Turn.text("ok")])
+      const result = yield* Effect.gen(function* () {
+        const agent = yield* Agent.make("spanned", { instructions: "Answer." })
+        return yield* Actor.ask(agent, Agent.message("hi"))
+      }).pipe(
+        Effect.scoped,
+        Effect.withSpan("request"),
+        Effect.provide(modelLayer(server)),
+        Effect.provideService(EffectTracer.Tracer, collector)
+      )
+      assert.strictEqual(result.outcome, "answered")
+      const byName = (name: string) => spans.find((span) => span.name === name)!
+      const request = byName("request")
+      const turn = byName("handoffkit.agent.turn")
+      const call = byName("LanguageModel.generateText")
+      const parentOf = (span: EffectTracer.NativeSpan) =>
+        span.parent._tag === "Some" ? (span.parent.value as EffectTracer.NativeSpan).spanId : undefined
+      assert.strictEqual(parentOf(turn), request.spanId)
+      assert.strictEqual(parentOf(call), turn.spanId)
+      assert.strictEqual(turn.attributes.get("handoffkit.agent"), "spanned")
+      assert.strictEqual(
+        call.attributes.get("handoffkit.causation_id"),
+        turn.attributes.get("handoffkit.message_id")
+      )
     }).pipe(Effect.scoped, Effect.provide(Actor.layer))
   )
 
