@@ -9,6 +9,9 @@
 export * as Agent from "./Agent.ts"
 
 /** @since 0.1.0 */
+export * as Codex from "./Codex.ts"
+
+/** @since 0.1.0 */
 export * as HandoffKit from "./HandoffKit.ts"
 
 /** @since 0.1.0 */
