@@ -54,17 +54,8 @@ export const ask = (
   )
 
 /** Offline answers: two come quickly, the third never finishes (its request hangs until aborted). */
-export const script: ScriptedServer.Script = ScriptedServer.routed(
-  (request) => {
-    const input = (request.body as { input?: Array<{ role?: string; content?: unknown }> }).input ?? []
-    const developer = input.find((item) => item.role === "developer")
-    return /You are the agent "([^"]+)"/.exec(String(developer?.content))?.[1] ?? "unknown"
-  },
-  {
-    quick: [ScriptedServer.Turn.text("Use a bounded mailbox.", { delayMs: 10 })],
-    careful: [
-      ScriptedServer.Turn.text("A bounded mailbox with back-pressure; fairly sure.", { delayMs: 40 })
-    ],
-    thorough: [ScriptedServer.Turn.hang()]
-  }
-)
+export const script: ScriptedServer.Script = ScriptedServer.byAgent({
+  quick: [ScriptedServer.Turn.text("Use a bounded mailbox.", { delayMs: 10 })],
+  careful: [ScriptedServer.Turn.text("A bounded mailbox with back-pressure; fairly sure.", { delayMs: 40 })],
+  thorough: [ScriptedServer.Turn.hang()]
+})

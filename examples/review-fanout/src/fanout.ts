@@ -74,39 +74,29 @@ export const review = (
   })
 
 /** The scripted reviewers' answers for offline runs: each request goes to the script of its agent. */
-export const script: ScriptedServer.Script = ScriptedServer.routed(
-  (request) => {
-    const input = (request.body as { input?: Array<{ role?: string; content?: unknown }> }).input ?? []
-    const developer = input.find((item) => item.role === "developer")
-    return /You are the agent "([^"]+)"/.exec(String(developer?.content))?.[1] ?? "unknown"
-  },
-  {
-    security: [
-      ScriptedServer.Turn.text(
-        "- the token is compared with ==, which leaks timing; use a constant-time compare",
-        {
-          delayMs: 30,
-          usage: { input_tokens: 180, output_tokens: 22 }
-        }
-      )
-    ],
-    performance: [
-      ScriptedServer.Turn.text(
-        "- users.find inside the loop makes the check O(n^2); index users by id once",
-        {
-          delayMs: 10,
-          usage: { input_tokens: 176, output_tokens: 24 }
-        }
-      )
-    ],
-    readability: [
-      ScriptedServer.Turn.text("- `chk` says nothing; call it `isAuthorized`", {
-        delayMs: 20,
-        usage: { input_tokens: 174, output_tokens: 12 }
-      })
-    ]
-  }
-)
+export const script: ScriptedServer.Script = ScriptedServer.byAgent({
+  security: [
+    ScriptedServer.Turn.text(
+      "- the token is compared with ==, which leaks timing; use a constant-time compare",
+      {
+        delayMs: 30,
+        usage: { input_tokens: 180, output_tokens: 22 }
+      }
+    )
+  ],
+  performance: [
+    ScriptedServer.Turn.text("- users.find inside the loop makes the check O(n^2); index users by id once", {
+      delayMs: 10,
+      usage: { input_tokens: 176, output_tokens: 24 }
+    })
+  ],
+  readability: [
+    ScriptedServer.Turn.text("- `chk` says nothing; call it `isAuthorized`", {
+      delayMs: 20,
+      usage: { input_tokens: 174, output_tokens: 12 }
+    })
+  ]
+})
 
 /** The code the example reviews. */
 export const sample = `export function chk(users, requests, token) {

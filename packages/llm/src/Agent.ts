@@ -26,7 +26,7 @@ import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
 import type { MailboxInvalid } from "@handoffkit/core/Mailbox"
 import type * as Scope from "effect/Scope"
 import * as caller from "./internal/caller.ts"
-import { dataBlock, dataRule, toolName } from "./internal/prompt.ts"
+import { agentLine, dataBlock, dataRule, toolName } from "./internal/prompt.ts"
 
 /**
  * A task an agent can own: its goal, and where its result goes.
@@ -424,7 +424,7 @@ export const make = <R = never>(
     const toolkit = Toolkit.make(...modelTools)
     const system = [
       options.instructions,
-      `You are the agent "${address}" in a team of agents that work by passing messages.`,
+      agentLine(address),
       dataRule,
       handoffTools.size > 0
         ? "To give the task to a peer, call its handoff_to_ tool with a note; after that the task is theirs."

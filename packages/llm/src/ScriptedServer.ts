@@ -42,6 +42,7 @@
  */
 import { Effect, Schema, type Scope } from "effect"
 import { hasProperty } from "effect/Predicate"
+import { agentNamed } from "./internal/prompt.ts"
 import * as internal from "./internal/scriptedServer.ts"
 
 // -----------------------------------------------------------------------------
@@ -673,6 +674,43 @@ export const routed = (
         })
   }
 }
+
+/**
+ * A script for several agents sharing one server: each request goes to the list of the agent that made it,
+ * read from the system prompt `Agent` writes (`You are the agent "<address>"`).
+ *
+ * **When to use**
+ *
+ * In tests of topologies of `Agent`s, where requests from different agents interleave.
+ *
+ * **Details**
+ *
+ * The same as `routed` with the agent's address as the route: a request from an agent without a list, or
+ * with its list used up, is answered 500 naming the agent and the request index.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@handoffkit/core"
+ * import { Agent, OpenAi, ScriptedServer } from "@handoffkit/llm"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* ScriptedServer.make(
+ *     ScriptedServer.byAgent({ a: [ScriptedServer.Turn.text("from a")], b: [ScriptedServer.Turn.text("from b")] })
+ *   )
+ *   const model = OpenAi.layer({ model: "gpt-5.5", baseURL: server.url })
+ *   const b = yield* Agent.make("b", { instructions: "Answer." }).pipe(Effect.provide(model))
+ *   return (yield* Actor.ask(b, Agent.message("hi"))).text
+ * }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+ * Effect.runPromise(program).then(console.log) // "from b"
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const byAgent = (scripts: Readonly<Record<string, ReadonlyArray<Turn>>>): Script =>
+  routed((request) => agentNamed(request.body) ?? "(no agent)", scripts)
 
 // -----------------------------------------------------------------------------
 // Guards

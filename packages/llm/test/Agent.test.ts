@@ -4,26 +4,9 @@ import * as EffectTracer from "effect/Tracer"
 import { Actor, Budget, Handoff, Tracer } from "@handoffkit/core"
 import { Agent, OpenAi, ScriptedServer } from "@handoffkit/llm"
 import { Invariants } from "@handoffkit/testing"
+import { eventually } from "./util.ts"
 
 const { Turn } = ScriptedServer
-
-const realSleep = (ms: number) =>
-  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
-const eventually = (condition: () => boolean, what: string) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 1000; i++) {
-      if (condition()) return
-      yield* realSleep(5)
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  })
-
-// Requests are routed to each agent's script by the agent name the system prompt states.
-const byAgent = (request: ScriptedServer.RecordedRequest): string => {
-  const input = (request.body as { input?: Array<{ role?: string; content?: unknown }> }).input ?? []
-  const developer = input.find((item) => item.role === "developer")
-  return /You are the agent "([^"]+)"/.exec(String(developer?.content))?.[1] ?? "unknown"
-}
 
 const modelLayer = (server: ScriptedServer.ScriptedServer) =>
   OpenAi.layer({
@@ -45,7 +28,7 @@ describe("Agent", () => {
     Effect.gen(function* () {
       const { events, tracer } = Tracer.memory()
       const server = yield* ScriptedServer.make(
-        ScriptedServer.routed(byAgent, {
+        ScriptedServer.byAgent({
           triage: [
             Turn.toolCall("lookup", { symbol: "retry" }, { usage: { input_tokens: 30, output_tokens: 5 } }),
             Turn.toolCall(

@@ -4,20 +4,9 @@ import { AiError, LanguageModel, Tool, Toolkit } from "effect/ai"
 import { TestClock } from "effect/testing"
 import { Tracer } from "@handoffkit/core"
 import { OpenAi, ScriptedServer } from "@handoffkit/llm"
+import { eventually, realSleep } from "./util.ts"
 
 const { Turn } = ScriptedServer
-
-// Waits in real time (the HTTP exchange is real even when the clock is a TestClock).
-const realSleep = (ms: number) =>
-  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
-const eventually = (condition: () => boolean, what: string) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
-      if (condition()) return
-      yield* realSleep(5)
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  })
 
 const bodyOf = (request: ScriptedServer.RecordedRequest) => request.body as Record<string, any>
 

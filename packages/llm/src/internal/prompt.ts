@@ -29,3 +29,20 @@ export const dataRule =
 /** A tool name the Responses API accepts (`^[a-zA-Z0-9_-]{1,64}$`) for a peer address. @internal */
 export const toolName = (prefix: string, address: string): string =>
   `${prefix}${address.replace(/[^a-zA-Z0-9_-]/g, "_")}`.slice(0, 64)
+
+/** The line of an agent's system prompt that names it; `agentNamed` reads it back. @internal */
+export const agentLine = (address: string): string =>
+  `You are the agent ${JSON.stringify(address)} in a team of agents that work by passing messages.`
+
+/** The agent a Responses API request body comes from, read from its system (developer) message. @internal */
+export const agentNamed = (body: unknown): string | undefined => {
+  const input = (body as { input?: unknown } | null)?.input
+  if (!Array.isArray(input)) return undefined
+  for (const item of input) {
+    if (item?.role !== "developer" && item?.role !== "system") continue
+    const text = typeof item.content === "string" ? item.content : JSON.stringify(item.content)
+    const quoted = /You are the agent ("(?:[^"\\]|\\.)*")/.exec(text)?.[1]
+    if (quoted !== undefined) return JSON.parse(quoted) as string
+  }
+  return undefined
+}
