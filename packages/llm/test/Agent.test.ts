@@ -8,6 +8,9 @@ import { eventually } from "./util.ts"
 
 const { Turn } = ScriptedServer
 
+const parentOf = (span: EffectTracer.NativeSpan) =>
+  span.parent._tag === "Some" ? (span.parent.value as EffectTracer.NativeSpan).spanId : undefined
+
 const modelLayer = (server: ScriptedServer.ScriptedServer) =>
   OpenAi.layer({
     model: "gpt-test",
@@ -256,8 +259,6 @@ describe("Agent", () => {
       const request = byName("request")
       const turn = byName("handoffkit.agent.turn")
       const call = byName("LanguageModel.generateText")
-      const parentOf = (span: EffectTracer.NativeSpan) =>
-        span.parent._tag === "Some" ? (span.parent.value as EffectTracer.NativeSpan).spanId : undefined
       assert.strictEqual(parentOf(turn), request.spanId)
       assert.strictEqual(parentOf(call), turn.spanId)
       assert.strictEqual(turn.attributes.get("handoffkit.agent"), "spanned")
