@@ -607,6 +607,29 @@ export const make: (script: Script) => Effect.Effect<ScriptedServer, ScriptedSer
   })
 
 /**
+ * The address of the `Agent` that made a request, read from the system prompt `Agent` writes
+ * (`You are the agent "<address>"`); undefined for a request no agent made.
+ *
+ * **When to use**
+ *
+ * In script functions that answer by agent, when `byAgent`'s fixed lists are not enough.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { ScriptedServer } from "@handoffkit/llm"
+ *
+ * const body = { input: [{ role: "developer", content: 'Review.\n\nYou are the agent "run-1/security" in a team' }] }
+ * const request = { index: 0, method: "POST", path: "/v1/responses", headers: {}, body, stream: false, turn: undefined, closedEarly: false }
+ * console.log(ScriptedServer.agentOf(request)) // "run-1/security"
+ * ```
+ *
+ * @category requests
+ * @since 0.1.0
+ */
+export const agentOf = (request: RecordedRequest): string | undefined => agentNamed(request.body)
+
+/**
  * A script for several agents sharing one server: each request is routed to a named list of turns.
  *
  * **When to use**
@@ -710,7 +733,7 @@ export const routed = (
  * @since 0.1.0
  */
 export const byAgent = (scripts: Readonly<Record<string, ReadonlyArray<Turn>>>): Script =>
-  routed((request) => agentNamed(request.body) ?? "(no agent)", scripts)
+  routed((request) => agentOf(request) ?? "(no agent)", scripts)
 
 // -----------------------------------------------------------------------------
 // Guards
