@@ -746,8 +746,8 @@ export const make = <R = never>(
           }
         })
       )
-    return yield* Actor.make<Input, Result, never>(address, turn as any, options.actor)
-  }) as any
+    return yield* Actor.make<Input, Result, Registry>(address, turn, options.actor)
+  })
 
 const costOf = (price: Price, usage: { readonly tokensIn: number; readonly tokensOut: number }): number =>
   (usage.tokensIn * price.inputPerMillion + usage.tokensOut * price.outputPerMillion) / 1_000_000
