@@ -422,6 +422,10 @@ export const make = <R = never>(
       )
     ]
     const toolkit = Toolkit.make(...modelTools)
+    // The tool definitions are part of every request's input: their bytes bound their tokens.
+    const toolBytes = encoder.encode(
+      JSON.stringify(modelTools.map((t) => [t.name, Tool.getDescription(t), Tool.getJsonSchema(t)]))
+    ).length
     const system = [
       options.instructions,
       agentLine(address),
@@ -510,7 +514,7 @@ export const make = <R = never>(
         tokensOut: usage.tokensOut,
         ...(options.price === undefined ? {} : { cost: costOf(options.price, usage) })
       })
-      const bound = { tokensIn: inputBound(prompt), tokensOut: maxOutputTokens }
+      const bound = { tokensIn: inputBound(prompt) + toolBytes, tokensOut: maxOutputTokens }
       return Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Budget.reserve(budget, charge(bound)), (reservation) =>
           Effect.flatMap(Effect.exit(restore(traced)), (exit) =>
