@@ -16,6 +16,7 @@
 import { Context, Duration, Effect, Exit, FileSystem, Latch, Option, Schema, Scope } from "effect"
 import * as EffectTracer from "effect/Tracer"
 import type { PlatformError } from "effect/PlatformError"
+import * as internal from "./internal/trace.ts"
 
 /**
  * What happened. Primitives emit these; model providers and tools add theirs.
@@ -176,14 +177,6 @@ export interface Tracer {
   readonly emit: (event: Emitted) => void
 }
 
-// Secrets that must never reach a sink: OpenAI-style keys, bearer tokens, and KEY=value assignments of
-// variables whose name says they hold a secret.
-const secretPatterns: ReadonlyArray<readonly [RegExp, string]> = [
-  [/\bsk-[A-Za-z0-9_-]{8,}/g, "sk-[REDACTED]"],
-  [/\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi, "Bearer [REDACTED]"],
-  [/\b([A-Z0-9_]*(?:API_KEY|SECRET|TOKEN|PASSWORD)[A-Z0-9_]*)=("[^"]*"|'[^']*'|\S+)/g, "$1=[REDACTED]"]
-]
-
 /**
  * Replaces secrets in a string: `sk-...` keys, `Bearer` tokens, and `NAME=value` where NAME looks like a
  * secret (`OPENAI_API_KEY=...`, `GITHUB_TOKEN=...`).
@@ -199,15 +192,7 @@ const secretPatterns: ReadonlyArray<readonly [RegExp, string]> = [
  * @category redaction
  * @since 0.1.0
  */
-export const redactString = (text: string): string => {
-  // Most strings (addresses, ids, reasons) contain none of the markers: one cheap test skips the rest.
-  if (!mayHoldSecret.test(text)) return text
-  let out = text
-  for (const [pattern, replacement] of secretPatterns) out = out.replace(pattern, replacement)
-  return out
-}
-
-const mayHoldSecret = /sk-|bearer|=/i
+export const redactString: (text: string) => string = internal.redactString
 
 /**
  * Redacts every string inside a JSON-like value, and drops values under keys that name a secret
@@ -225,35 +210,22 @@ const mayHoldSecret = /sk-|bearer|=/i
  * @category redaction
  * @since 0.1.0
  */
-export const redact = (value: unknown): unknown => {
-  if (typeof value === "string") return redactString(value)
-  if (Array.isArray(value)) {
-    // Copy on write: an array (or object) with nothing to redact is returned as it is, allocation-free.
-    let out: Array<unknown> | undefined
-    for (let i = 0; i < value.length; i++) {
-      const inner = redact(value[i])
-      if (inner !== value[i]) (out ??= value.slice())[i] = inner
-    }
-    return out ?? value
-  }
-  if (typeof value === "object" && value !== null) {
-    let out: Record<string, unknown> | undefined
-    for (const key in value) {
-      if (!Object.prototype.hasOwnProperty.call(value, key)) continue
-      const inner = (value as Record<string, unknown>)[key]
-      const redacted = secretKey.test(key) ? "[REDACTED]" : redact(inner)
-      if (redacted !== inner) (out ??= { ...(value as Record<string, unknown>) })[key] = redacted
-    }
-    return out ?? value
-  }
-  return value
-}
-
-const secretKey = /^(api[-_]?key|authorization|password|secret|token|access[-_]?token)$/i
+export const redact: (value: unknown) => unknown = internal.redact
 
 /**
  * Makes a tracer writing to `sinks`. `now` gives `ts` (pass the Clock's `currentTimeMillisUnsafe` so
  * TestClock drives it).
+ *
+ * **When to use**
+ *
+ * To trace to sinks of your own, or to several at once (`Tracer.make([jsonlSink, spanSink])`).
+ *
+ * **Details**
+ *
+ * Each event gets the next `seq` (1, 2, ...) and, unless it has one, a `ts` from `now`; its `data` is redacted;
+ * then every sink's `write` gets it, in `seq` order. The events the runtime emits about messages (sends,
+ * receives, dead letters, broker deliveries) reach a plain sink as one object shared by all sinks, with only
+ * the fields that are set.
  *
  * **Example**
  *
@@ -269,24 +241,23 @@ const secretKey = /^(api[-_]?key|authorization|password|secret|token|access[-_]?
  * @category constructors
  * @since 0.1.0
  */
-export const make = (sinks: ReadonlyArray<Sink>, now: () => number = Date.now): Tracer => {
-  let seq = 0
-  return {
-    enabled: true,
-    // `emit` takes ownership of the object it is given (callers build it fresh) and completes it in place:
-    // no copy on the hot path.
-    emit: (emitted) => {
-      const event = emitted as { -readonly [K in keyof Event]: Event[K] }
-      if (event.data !== undefined) event.data = redact(event.data) as Event["data"]
-      event.seq = ++seq
-      if (event.ts === undefined) event.ts = now()
-      for (let i = 0; i < sinks.length; i++) sinks[i].write(event)
-    }
-  }
-}
+export const make = (sinks: ReadonlyArray<Sink>, now: () => number = Date.now): Tracer =>
+  internal.make(sinks, now)
 
 /**
- * A tracer that keeps every event in memory.
+ * A tracer that keeps every event in memory, in `events`.
+ *
+ * **When to use**
+ *
+ * In tests, to assert over what happened; and to trace a run that is small enough to keep.
+ *
+ * **Details**
+ *
+ * `events` is one live array, in `seq` order: read it at any time, again and again, and it holds every event
+ * emitted so far. It is built as it is read: the tracer keeps message events (the runtime's sends and
+ * receives) in a compact form, because keeping an object per event is what makes tracing to memory costly,
+ * and makes the `Event` objects on the next access to the array (its `length` needs none). An event passed to
+ * `emit` is kept as the object it is.
  *
  * **Example**
  *
@@ -301,10 +272,9 @@ export const make = (sinks: ReadonlyArray<Sink>, now: () => number = Date.now): 
  * @category constructors
  * @since 0.1.0
  */
-export const memory = (now?: () => number): { readonly tracer: Tracer; readonly events: Array<Event> } => {
-  const events: Array<Event> = []
-  return { tracer: make([{ write: (event) => void events.push(event) }], now), events }
-}
+export const memory = (
+  now: () => number = Date.now
+): { readonly tracer: Tracer; readonly events: Array<Event> } => internal.memory(now)
 
 /**
  * Tracing off: `enabled` is false and `emit` does nothing. The default.
@@ -356,10 +326,11 @@ export const CurrentTracer: Context.Reference<Tracer> = Context.Reference<Tracer
  *
  * **Details**
  *
- * `write` only buffers (it is on the hot path); a fiber appends the buffer every `flushEvery` (default
- * 100 ms) or as soon as 2,048 lines are waiting, and closing the Scope flushes what is left before the file
- * is closed. A process killed between
- * flushes loses at most that interval, and may leave a torn last line, which `readJsonl` reports and skips.
+ * `write` only encodes the event (it is on the hot path), as the UTF-8 bytes of `JSON.stringify(event)` and a
+ * newline, into a buffer; a fiber appends the buffer every `flushEvery` (default 100 ms) or as soon as about
+ * 256 KiB (some 2,000 lines) are waiting, and closing the Scope flushes what is left before the file is
+ * closed. A process killed between flushes loses at most that interval, and may leave a torn last line, which
+ * `readJsonl` reports and skips.
  *
  * **Example**
  *
@@ -392,25 +363,36 @@ export const jsonl = (
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const file = yield* fs.open(path, { flag: "a" })
-    const encoder = new TextEncoder()
-    let buffer = ""
-    let lines = 0
-    // Swap the buffer out in one step, so that a flush never writes a line twice or skips one.
-    // Flushes are sequential (the periodic one, then the final one after it stopped), so one byte buffer,
-    // grown as needed, is reused instead of allocating one per chunk.
-    let bytes = new Uint8Array(1 << 16)
+    // Events are encoded to UTF-8 as they come, into one of two byte buffers; a flush swaps them in one step
+    // (so no line is written twice or skipped) and writes the full one while events fill the other.
+    // Flushes are sequential (the periodic one, then the final one after it stopped) and a write is not
+    // interrupted midway, so a buffer is never filled while it is being written.
+    let filling = new internal.LineWriter()
+    let spare = new internal.LineWriter()
+    let woken = false
     const flush = Effect.suspend(() => {
-      if (lines === 0) return Effect.void
-      const chunk = buffer
-      buffer = ""
-      lines = 0
-      // A UTF-16 code unit encodes to at most 3 bytes.
-      if (bytes.length < chunk.length * 3) bytes = new Uint8Array(chunk.length * 3)
-      const { written } = encoder.encodeInto(chunk, bytes)
-      return file.writeAll(bytes.subarray(0, written))
+      woken = false
+      if (filling.length === 0) return Effect.void
+      const full = filling
+      filling = spare
+      spare = full
+      return Effect.uninterruptible(
+        Effect.ensuring(
+          file.writeAll(full.bytes.subarray(0, full.length)),
+          Effect.sync(() => {
+            full.length = 0
+          })
+        )
+      )
     })
-    // A burst of events wakes the flusher early, so chunks stay small (less memory held, less GC work).
+    // A burst of events wakes the flusher early, so buffers stay small.
     const wake = Latch.makeUnsafe(false)
+    const written = (): void => {
+      if (!woken && filling.length >= wakeAt) {
+        woken = true
+        wake.openUnsafe()
+      }
+    }
     // Registered before the flusher is forked, so it runs after the flusher is stopped (finalizers run in
     // reverse order): the last flush never races a periodic one.
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
@@ -426,29 +408,22 @@ export const jsonl = (
         )
       )
     )
-    return {
+    const sink: internal.FieldSink = {
       write: (event) => {
-        buffer += encodeLine(event)
-        if (++lines === 2048) wake.openUnsafe()
+        filling.event(event)
+        written()
+      },
+      // Message events come as fields: encoded without an event object.
+      [internal.FieldsTypeId]: (seq, ts, kind, actor, peer, messageId, causationId, correlationId, data) => {
+        filling.fields(seq, ts, kind, actor, peer, messageId, causationId, correlationId, data)
+        written()
       }
     }
+    return sink
   })
 
-// One event as one JSON line, written field by field: the event's shape is known, so this skips the generic
-// object walk of JSON.stringify. Addresses and ids are nearly always plain: quote them directly, and escape
-// (through JSON.stringify) only strings that need it.
-const plain = /^[\w.:/@+-]*$/
-const quote = (text: string): string => (plain.test(text) ? `"${text}"` : JSON.stringify(text))
-const encodeLine = (event: Event): string => {
-  let line = `{"seq":${event.seq},"ts":${event.ts},"kind":"${event.kind}","actor":${quote(event.actor)}`
-  if (event.peer !== undefined) line += `,"peer":${quote(event.peer)}`
-  if (event.messageId !== undefined) line += `,"messageId":${quote(event.messageId)}`
-  if (event.causationId !== undefined) line += `,"causationId":${quote(event.causationId)}`
-  if (event.correlationId !== undefined) line += `,"correlationId":${quote(event.correlationId)}`
-  if (event.spanId !== undefined) line += `,"spanId":${quote(event.spanId)}`
-  if (event.data !== undefined) line += `,"data":${JSON.stringify(event.data)}`
-  return line + "}\n"
-}
+// About 2,000 lines: the flusher is woken when that much is waiting.
+const wakeAt = 1 << 18
 
 /**
  * A JSONL trace line that is not a valid event (other than a torn last line).

@@ -1,4 +1,4 @@
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import type { ActorContext, ActorRef, AskOptions } from "../Actor.ts"
 import { AskTimeout, NoReply } from "../Actor.ts"
 import type * as DeadLetter from "../DeadLetter.ts"
@@ -12,7 +12,7 @@ import { DeliveryError, Registry, type Recipient } from "../Registry.ts"
 import { pipeArguments } from "effect/Pipeable"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
-import { messageEvent, tracedSink } from "./trace.ts"
+import { emitMessage, tracedSink } from "./trace.ts"
 
 /** @internal */
 export const TypeId = "~handoffkit/ActorRef" as const
@@ -23,6 +23,8 @@ export interface ActorRefImpl<In, Reply> extends ActorRef<In, Reply> {
   /** Local refs only: a delivery that reports, through `receipt`, the moment the mailbox takes the envelope. */
   readonly deliverWithReceipt:
     ((envelope: Envelope<In>, receipt?: mailbox.Receipt) => Effect.Effect<void, DeliveryError>) | undefined
+  /** Local refs only: the actor's mailbox, which a traced send offers to directly when it has room. */
+  readonly inbox: Mailbox<Envelope<In>> | undefined
   readonly registry: Registry["Service"]
   /** How the actor (its current incarnation, when supervised) ended; absent for a looked-up ref. */
   awaitExit: Effect.Effect<Exit.Exit<void, unknown>> | undefined
@@ -65,31 +67,63 @@ export const deliverToMailbox =
 // A reply slot is a recipient registered for one ask. `fail` lets the runtime end an ask early (no reply will
 // come) instead of leaving the asker to its timeout.
 interface ReplySlot extends Recipient {
+  /** Takes the reply; like a mailbox, it marks `receipt` accepted, so a traced reply is never withdrawn after. */
+  readonly deliver: (reply: Envelope<any>, receipt?: mailbox.Receipt) => Effect.Effect<void, DeliveryError>
   readonly fail: (error: NoReply) => void
 }
 const isReplySlot = (recipient: Recipient | undefined): recipient is ReplySlot =>
   recipient !== undefined && "fail" in recipient
 
-/** Traces a send, then delivers; a rejected delivery is traced as a dead letter of that message. @internal */
+/**
+ * Traces a send and delivers it, so that the send always gets exactly one outcome in the trace, after it.
+ *
+ * **Details**
+ *
+ * - A local mailbox (`inbox`) with room takes the envelope at once, and then the send is traced: no receiver
+ *   can run in between, so the receive still comes after the send.
+ * - Otherwise the send is traced and the delivery started in one uninterruptible step: an interrupt either
+ *   lands before it (nothing was sent, nothing traced) or reaches the delivery, which is then accounted for.
+ *   A rejected delivery is traced as a dead letter (reason "rejected"), and so is a delivery interrupted before
+ *   the mailbox took charge of the envelope (reason "withdrawn"). Once the mailbox has it, the mailbox
+ *   accounts for it (a receive, or its own "withdrawn" dead letter when the waiting sender is interrupted).
+ * @internal
+ */
 const tracedDeliver = <In>(
   tracer: Tracer.Tracer,
   deliver: (env: Envelope<In>, receipt?: mailbox.Receipt) => Effect.Effect<void, DeliveryError>,
+  inbox: Mailbox<Envelope<In>> | undefined,
   env: Envelope<In>,
   sentAt: number,
   receipt?: mailbox.Receipt
 ): Effect.Effect<void, DeliveryError> => {
   if (!tracer.enabled) return deliver(env, receipt)
-  // Emitted before delivery: the receiver may take the message before the sender resumes.
-  tracer.emit(messageEvent("send", env.from, env.to, env, undefined, sentAt))
-  const delivered = deliver(env, receipt)
-  // The fast path of a local delivery returns the `Effect.void` singleton: accepted, nothing can fail.
-  if (delivered === Effect.void) return delivered
-  return Effect.tapError(delivered, (error) =>
-    Effect.sync(() =>
-      tracer.emit(
-        messageEvent("dead-letter", env.to, env.from, env, { reason: "rejected", error: error.reason })
-      )
-    )
+  if (inbox !== undefined && mailbox.offerToBufferUnsafe(inbox, env)) {
+    emitMessage(tracer, "send", env.from, env.to, env, undefined, sentAt)
+    mailbox.accept(receipt)
+    return Effect.void
+  }
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      // Emitted before delivery: the mailbox may dead-letter the envelope at once.
+      emitMessage(tracer, "send", env.from, env.to, env, undefined, sentAt)
+      const tracked: mailbox.Receipt = receipt ?? { accepted: false }
+      const delivered = deliver(env, tracked)
+      if (delivered === Effect.void) return delivered
+      return Effect.onExit(restore(delivered), (exit) => {
+        if (exit._tag === "Success") return Effect.void
+        return Effect.sync(() => {
+          const failure = exit.cause.reasons.find(Cause.isFailReason)
+          if (failure !== undefined) {
+            emitMessage(tracer, "dead-letter", env.to, env.from, env, {
+              reason: "rejected",
+              error: failure.error.reason
+            })
+          } else if (!tracked.accepted && !tracked.parked && Exit.hasInterrupts(exit)) {
+            emitMessage(tracer, "dead-letter", env.to, env.from, env, { reason: "withdrawn" })
+          }
+        })
+      })
+    })
   )
 }
 
@@ -106,7 +140,7 @@ export const sendFrom = <In>(
     const ref = impl(to)
     const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
     const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId)
-    return tracedDeliver(tracer ?? fiber.getRef(Tracer.CurrentTracer), ref.deliver, env, sentAt)
+    return tracedDeliver(tracer ?? fiber.getRef(Tracer.CurrentTracer), ref.deliver, ref.inbox, env, sentAt)
   })
 
 /**
@@ -128,11 +162,11 @@ export const sendWithReceipt = <In>(
     const env = envelope.make(from, ref.address, payload, sentAt, causationId, undefined)
     const tracer = fiber.getRef(Tracer.CurrentTracer)
     if (ref.deliverWithReceipt !== undefined) {
-      return tracedDeliver(tracer, ref.deliverWithReceipt, env, sentAt, receipt)
+      return tracedDeliver(tracer, ref.deliverWithReceipt, ref.inbox, env, sentAt, receipt)
     }
     return Effect.uninterruptible(
       Effect.tap(
-        tracedDeliver(tracer, ref.deliver, env, sentAt),
+        tracedDeliver(tracer, ref.deliver, ref.inbox, env, sentAt),
         Effect.sync(() => mailbox.accept(receipt))
       )
     )
@@ -155,11 +189,12 @@ export const askFrom = <In, Reply>(
     const tracer = fiber.getRef(Tracer.CurrentTracer)
     const slot: ReplySlot = {
       address: replyAddress,
-      deliver: (reply) =>
+      deliver: (reply, receipt) =>
         Effect.sync(() => {
+          mailbox.accept(receipt)
           // The asker receives the reply: `actor` is the asker, as for any receive.
           if (tracer.enabled) {
-            tracer.emit(messageEvent("receive", from, reply.from, reply))
+            emitMessage(tracer, "receive", from, reply.from, reply)
           }
           Deferred.doneUnsafe(deferred, Exit.succeed(reply.payload))
         }),
@@ -172,7 +207,7 @@ export const askFrom = <In, Reply>(
       Effect.orDie(registry.register(slot)),
       () =>
         Effect.andThen(
-          tracedDeliver(tracer, ref.deliver, env, sentAt),
+          tracedDeliver(tracer, ref.deliver, ref.inbox, env, sentAt),
           Deferred.await(deferred).pipe(
             Effect.timeoutOrElse({
               duration: timeout,
@@ -221,7 +256,13 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
     }).pipe(Effect.provideService(DeadLetters, sink))
     const ref: ActorRefImpl<In, Reply> = Object.create(RefProto)
     const deliver = deliverToMailbox(inbox)
-    Object.assign(ref, { address: spawn.name, deliver, deliverWithReceipt: deliver, registry })
+    Object.assign(ref, {
+      address: spawn.name,
+      deliver,
+      deliverWithReceipt: deliver,
+      inbox,
+      registry
+    })
     const unregister = yield* registry.register({ address: spawn.name, deliver: ref.deliver as any })
     const incarnation = Effect.suspend(() => {
       if (tracer.enabled) tracer.emit({ kind: "spawn", actor: spawn.name })
@@ -330,7 +371,7 @@ const runLoop = <In, Reply, E, R>(
             message.id,
             message.correlationId
           )
-          return tracedDeliver(tracer, slot.deliver, reply, sentAt)
+          return tracedDeliver(tracer, slot.deliver, undefined, reply, sentAt)
         })
       })
   }
@@ -349,7 +390,7 @@ const runLoop = <In, Reply, E, R>(
     if (message !== mailbox.Empty) {
       current = message
       replied = false
-      if (tracer.enabled) tracer.emit(messageEvent("receive", ref.address, message.from, message))
+      if (tracer.enabled) emitMessage(tracer, "receive", ref.address, message.from, message)
       return Effect.flatMap(receive(message, context), afterHandle)
     }
     if (mailbox.impl(inbox).closedReason !== undefined) return Effect.void

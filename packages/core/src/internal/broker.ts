@@ -24,7 +24,7 @@ import * as Mailbox from "../Mailbox.ts"
 import type * as Tracer from "../Tracer.ts"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
-import { messageEvent, tracedSink } from "./trace.ts"
+import { emitMessage, tracedSink } from "./trace.ts"
 
 /** @internal */
 export const TypeId = "~handoffkit/Broker" as const
@@ -282,18 +282,14 @@ export const publishUnsafe = <A>(
   const env = envelope.make(from, topic, payload, sentAt, causationId, correlationId)
   const tracer = broker.tracer
   if (tracer.enabled) {
-    tracer.emit(
-      messageEvent(
-        "broker.publish",
-        from,
-        undefined,
-        env,
-        {
-          topic,
-          subscribers: (exact?.size ?? 0) + (targets?.length ?? 0)
-        },
-        sentAt
-      )
+    emitMessage(
+      tracer,
+      "broker.publish",
+      from,
+      undefined,
+      env,
+      { topic, subscribers: (exact?.size ?? 0) + (targets?.length ?? 0) },
+      sentAt
     )
   }
   let delivered = 0
@@ -335,19 +331,18 @@ const deliver = <A>(subscription: SubscriptionImpl<A>, env: Envelope<A>, ts: num
   }
   if (mailbox.offerUnsafe(inbox, env) !== "accepted") return false
   if (tracer.enabled) {
-    tracer.emit(messageEvent("broker.deliver", subscription.address, env.from, env, { topic: env.to }, ts))
+    emitMessage(tracer, "broker.deliver", subscription.address, env.from, env, { topic: env.to }, ts)
   }
   return true
 }
 
 const overflowEvent = <A>(subscription: SubscriptionImpl<A>, env: Envelope<A>, ts: number): void =>
-  subscription.broker.tracer.emit(
-    messageEvent(
-      "broker.overflow",
-      subscription.address,
-      env.from,
-      env,
-      { topic: env.to, policy: subscription.overflow, capacity: subscription.capacity },
-      ts
-    )
+  emitMessage(
+    subscription.broker.tracer,
+    "broker.overflow",
+    subscription.address,
+    env.from,
+    env,
+    { topic: env.to, policy: subscription.overflow, capacity: subscription.capacity },
+    ts
   )

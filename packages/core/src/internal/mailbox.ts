@@ -42,6 +42,11 @@ interface BlockedSender<A> {
  */
 export interface Receipt {
   accepted: boolean
+  /**
+   * Set when the sender was parked with the message (waiting for room). From then on the mailbox accounts for
+   * it: it is accepted, or withdrawn as a dead letter if the sender is interrupted first.
+   */
+  parked?: boolean
   /** Called once, at the moment of acceptance: before any receiver can act on the message. */
   readonly onAccepted?: (() => void) | undefined
 }
@@ -209,6 +214,19 @@ export const hasMessageUnsafe = <A>(self: Mailbox<A>): boolean => {
 export const isDrainedUnsafe = <A>(self: Mailbox<A>): boolean =>
   impl(self).closedReason !== undefined && !hasMessageUnsafe(self)
 
+/**
+ * Offers into the buffer only: `true` when the message went in; `false`, with nothing changed (no dead letter,
+ * no waiting), when the mailbox is closed or full. A traced send tries this first, then traces the send.
+ * @internal
+ */
+export const offerToBufferUnsafe = <A>(self: Mailbox<A>, message: A): boolean => {
+  const mb = impl(self)
+  if (mb.closedReason !== undefined || mb.buffer.length >= mb.capacity) return false
+  MutableList.append(mb.buffer, message)
+  scheduleWake(mb)
+  return true
+}
+
 /** @internal */
 export type OfferResult = "accepted" | "full" | "closed" | "dead-lettered"
 
@@ -269,6 +287,7 @@ const offerOrWait = <A>(mb: MailboxImpl<A>, message: A, receipt: Receipt | undef
     }
     const entry: BlockedSender<A> = { message, resume, receipt }
     mb.senders.add(entry)
+    if (receipt !== undefined) receipt.parked = true
     scheduleWake(mb)
     // Interrupted while parked: if the entry is still here the message was never taken, so it is withdrawn,
     // and recorded as a dead letter so that a traced send is never left without an outcome.
