@@ -4,7 +4,7 @@ import * as Broker from "../src/Broker.ts"
 import { Actor, DeadLetter, Mailbox, Select } from "../src/index.ts"
 import type { Envelope } from "../src/Envelope.ts"
 import * as Tracer from "../src/Tracer.ts"
-import { propOptions } from "./prop.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 const yields = (n: number) =>
   Effect.gen(function* () {
@@ -336,140 +336,153 @@ describe("Broker", () => {
     ({ subscribers, publishes, gaps, opsBeforeYield }) =>
       Effect.gen(function* () {
         const sink = DeadLetter.collect()
-        const trace = Tracer.memory()
-        const broker = yield* Broker.make<number>().pipe(
-          Effect.provideService(Tracer.CurrentTracer, trace.tracer)
-        )
-        const state = subscribers.map((spec, s) => ({
-          spec,
-          address: `s${s}`,
-          scope: undefined as Scope.Closeable | undefined,
-          consumer: undefined as Fiber.Fiber<void> | undefined,
-          window: [] as Array<number>,
-          received: [] as Array<number>
-        }))
-        let delivered = 0
-        const unsubscribe = (sub: (typeof state)[number]) =>
-          Effect.suspend(() => {
-            const scope = sub.scope
-            sub.scope = undefined
-            return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
-          })
-        // One driver does every subscribe, unsubscribe and publish, so "published while subscribed" is exactly
-        // the order of its steps; consumers run concurrently, preempted every `opsBeforeYield` operations.
-        for (let t = 0; t <= publishes; t++) {
-          for (const sub of state) {
-            const { spec } = sub
-            if (t === spec.subscribeAt) {
-              const scope = yield* Scope.make()
-              sub.scope = scope
-              const subscription = yield* Broker.subscribe(broker, spec.wildcard ? "topic.*" : "topic.x", {
-                capacity: spec.capacity,
-                overflow: spec.dropOldest ? "drop-oldest" : "dead-letter",
-                address: sub.address
-              }).pipe(Scope.provide(scope), Effect.provideService(DeadLetter.DeadLetters, sink))
-              if (spec.pace >= 0) {
-                let taken = 0
-                const take = Select.select(
-                  Select.receive(subscription.mailbox, (m) =>
-                    Effect.sync(() => {
-                      sub.received.push(m.payload)
-                      taken++
-                    })
-                  )
-                )
-                const consumer = yield* Effect.forkChild(
-                  Effect.forever(Effect.andThen(take, yields(spec.pace))).pipe(
-                    Effect.catchTag("SelectNoLiveCase", () => Effect.void)
-                  )
-                )
-                sub.consumer = consumer
-                if (spec.interruptAfter >= 0) {
-                  const target = spec.interruptAfter
-                  yield* Effect.forkChild(
-                    Effect.andThen(
-                      Effect.whileLoop({
-                        while: () => taken < target && consumer.pollUnsafe() === undefined,
-                        body: () => Effect.yieldNow,
-                        step: () => {}
-                      }),
-                      Effect.andThen(
-                        Fiber.interrupt(consumer),
-                        Effect.sync(() => void stats.interrupted++)
+        // Under the harness, the broker's publishes, deliveries and dead letters and the consumers' takes
+        // (`Select.receive` traces them) land in one trace, which the kit checks with `brokerCopies`.
+        const { events, exit } = yield* Harness.run(
+          Effect.gen(function* () {
+            const broker = yield* Broker.make<number>()
+            const state = subscribers.map((spec, s) => ({
+              spec,
+              address: `s${s}`,
+              scope: undefined as Scope.Closeable | undefined,
+              consumer: undefined as Fiber.Fiber<void> | undefined,
+              window: [] as Array<number>,
+              received: [] as Array<number>
+            }))
+            let delivered = 0
+            const unsubscribe = (sub: (typeof state)[number]) =>
+              Effect.suspend(() => {
+                const scope = sub.scope
+                sub.scope = undefined
+                return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
+              })
+            // One driver does every subscribe, unsubscribe and publish, so "published while subscribed" is exactly
+            // the order of its steps; consumers run concurrently, preempted every `opsBeforeYield` operations.
+            for (let t = 0; t <= publishes; t++) {
+              for (const sub of state) {
+                const { spec } = sub
+                if (t === spec.subscribeAt) {
+                  const scope = yield* Scope.make()
+                  sub.scope = scope
+                  const subscription = yield* Broker.subscribe(
+                    broker,
+                    spec.wildcard ? "topic.*" : "topic.x",
+                    {
+                      capacity: spec.capacity,
+                      overflow: spec.dropOldest ? "drop-oldest" : "dead-letter",
+                      address: sub.address
+                    }
+                  ).pipe(Scope.provide(scope), Effect.provideService(DeadLetter.DeadLetters, sink))
+                  if (spec.pace >= 0) {
+                    let taken = 0
+                    const take = Select.select(
+                      Select.receive(subscription.mailbox, (m) =>
+                        Effect.sync(() => {
+                          sub.received.push(m.payload)
+                          taken++
+                        })
                       )
                     )
-                  )
+                    const consumer = yield* Effect.forkChild(
+                      Effect.forever(Effect.andThen(take, yields(spec.pace))).pipe(
+                        Effect.catchTag("SelectNoLiveCase", () => Effect.void)
+                      )
+                    )
+                    sub.consumer = consumer
+                    if (spec.interruptAfter >= 0) {
+                      const target = spec.interruptAfter
+                      yield* Effect.forkChild(
+                        Effect.andThen(
+                          Effect.whileLoop({
+                            while: () => taken < target && consumer.pollUnsafe() === undefined,
+                            body: () => Effect.yieldNow,
+                            step: () => {}
+                          }),
+                          Effect.andThen(
+                            Fiber.interrupt(consumer),
+                            Effect.sync(() => void stats.interrupted++)
+                          )
+                        )
+                      )
+                    }
+                  }
+                }
+                if (sub.scope !== undefined && t === spec.subscribeAt + spec.stays) {
+                  yield* unsubscribe(sub)
                 }
               }
+              if (t === publishes) break
+              // Every third message goes to a topic only the wildcard subscribers see.
+              const topic = t % 3 === 2 ? "topic.y" : "topic.x"
+              for (const sub of state) {
+                if (sub.scope !== undefined && (sub.spec.wildcard || topic === "topic.x")) sub.window.push(t)
+              }
+              delivered += yield* Broker.publish(broker, topic, t)
+              yield* yields(gaps[t % gaps.length])
             }
-            if (sub.scope !== undefined && t === spec.subscribeAt + spec.stays) {
-              yield* unsubscribe(sub)
-            }
-          }
-          if (t === publishes) break
-          // Every third message goes to a topic only the wildcard subscribers see.
-          const topic = t % 3 === 2 ? "topic.y" : "topic.x"
-          for (const sub of state) {
-            if (sub.scope !== undefined && (sub.spec.wildcard || topic === "topic.x")) sub.window.push(t)
-          }
-          delivered += yield* Broker.publish(broker, topic, t)
-          yield* yields(gaps[t % gaps.length])
-        }
-        yield* yields(gaps[0])
-        for (const sub of state) yield* unsubscribe(sub)
-        // A consumer ends when its mailbox is shut down and empty (or was interrupted).
-        for (const sub of state) if (sub.consumer !== undefined) yield* Fiber.await(sub.consumer)
+            yield* yields(gaps[0])
+            for (const sub of state) yield* unsubscribe(sub)
+            // A consumer ends when its mailbox is shut down and empty (or was interrupted).
+            for (const sub of state) if (sub.consumer !== undefined) yield* Fiber.await(sub.consumer)
 
-        let overflowRefused = 0
-        for (const sub of state) {
-          const dead = sink.letters.filter((letter) => letter.mailbox === sub.address)
-          const deadPayloads = dead.map((letter) => (letter.message as Envelope<number>).payload)
-          for (let i = 1; i < sub.received.length; i++) {
-            assert.isBelow(
-              sub.received[i - 1],
-              sub.received[i],
-              `${sub.address} receives in publish order, once`
-            )
-          }
-          assert.isTrue(
-            dead.every((letter) => letter.reason === "overflow" || letter.reason === "closed"),
-            "only overflow and closed"
-          )
-          const accounted = [...sub.received, ...deadPayloads].sort((a, b) => a - b)
-          assert.deepStrictEqual(
-            accounted,
-            sub.window,
-            `${sub.address}: each copy received or dead-lettered, once`
-          )
-          const overflowed = dead.filter((letter) => letter.reason === "overflow")
-          if (!sub.spec.dropOldest) overflowRefused += overflowed.length
-          if (sub.spec.pace < 0) {
-            // Nobody takes: the queue holds the first `capacity` copies (or the last, dropping the oldest).
-            const cap = sub.spec.capacity
-            const w = sub.window
-            const kept = sub.spec.dropOldest ? w.slice(Math.max(0, w.length - cap)) : w.slice(0, cap)
-            assert.deepStrictEqual(payloads(dead, sub.address, "closed"), kept)
-          }
-          stats.received += sub.received.length
-          stats.overflow += overflowed.length
-          stats.closed += dead.length - overflowed.length
-        }
-        // The count publish returns is the copies queued: every copy except those refused on overflow.
-        const copies = state.reduce((n, sub) => n + sub.window.length, 0)
-        assert.strictEqual(delivered, copies - overflowRefused)
-        // The trace: one publish each, a delivery per accepted copy, and every dead letter with its overflow.
-        const count = (kind: Tracer.Kind) => trace.events.filter((e) => e.kind === kind).length
-        assert.strictEqual(count("broker.publish"), publishes)
+            let overflowRefused = 0
+            for (const sub of state) {
+              const dead = sink.letters.filter((letter) => letter.mailbox === sub.address)
+              const deadPayloads = dead.map((letter) => (letter.message as Envelope<number>).payload)
+              for (let i = 1; i < sub.received.length; i++) {
+                assert.isBelow(
+                  sub.received[i - 1],
+                  sub.received[i],
+                  `${sub.address} receives in publish order, once`
+                )
+              }
+              assert.isTrue(
+                dead.every((letter) => letter.reason === "overflow" || letter.reason === "closed"),
+                "only overflow and closed"
+              )
+              const accounted = [...sub.received, ...deadPayloads].sort((a, b) => a - b)
+              assert.deepStrictEqual(
+                accounted,
+                sub.window,
+                `${sub.address}: each copy received or dead-lettered, once`
+              )
+              const overflowed = dead.filter((letter) => letter.reason === "overflow")
+              if (!sub.spec.dropOldest) overflowRefused += overflowed.length
+              if (sub.spec.pace < 0) {
+                // Nobody takes: the queue holds the first `capacity` copies (or the last, dropping the oldest).
+                const cap = sub.spec.capacity
+                const w = sub.window
+                const kept = sub.spec.dropOldest ? w.slice(Math.max(0, w.length - cap)) : w.slice(0, cap)
+                assert.deepStrictEqual(payloads(dead, sub.address, "closed"), kept)
+              }
+              stats.received += sub.received.length
+              stats.overflow += overflowed.length
+              stats.closed += dead.length - overflowed.length
+            }
+            // The count publish returns is the copies queued: every copy except those refused on overflow.
+            const copies = state.reduce((n, sub) => n + sub.window.length, 0)
+            assert.strictEqual(delivered, copies - overflowRefused)
+            assert.strictEqual(yield* Broker.publish(broker, "topic.x", -1), 0)
+            return delivered
+          }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield))
+        )
+        if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause) // an assertion above failed
+        const delivered = exit.value
+        // Every copy has exactly one fate: taken once, or dead-lettered once (checked by the kit).
+        assert.deepStrictEqual(Invariants.brokerCopies(events), [])
+        // The trace: one publish each (and the last one, to nobody), a delivery per accepted copy, and every dead
+        // letter with its overflow.
+        const count = (kind: Tracer.Kind) => events.filter((e) => e.kind === kind).length
+        assert.strictEqual(count("broker.publish"), publishes + 1)
         assert.strictEqual(count("broker.deliver"), delivered)
         assert.strictEqual(count("dead-letter"), sink.letters.length)
         assert.strictEqual(
           count("broker.overflow"),
           sink.letters.filter((l) => l.reason === "overflow").length
         )
-        assert.strictEqual(yield* Broker.publish(broker, "topic.x", -1), 0)
         stats.runs++
-      }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
-    propOptions({ runs: 500 })
+      }),
+    Check.propOptions({ runs: 500 })
   )
 
   it("the property test exercised overflow, closing, interruption and delivery", () => {

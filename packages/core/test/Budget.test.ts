@@ -3,7 +3,7 @@ import { Arbitrary, Cause, Deferred, Duration, Effect, Exit, Fiber, Schema, Scop
 import { TestClock } from "effect/testing"
 import * as Budget from "../src/Budget.ts"
 import * as Tracer from "../src/Tracer.ts"
-import { propOptions } from "./prop.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -102,9 +102,183 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 
 const settleYields = Effect.repeat(Effect.yieldNow, { times: 5 })
 
+/** Re-raises what a run under `Harness.run` failed with (an assertion inside it), or returns its value. */
+const rethrow = <A, E>(exit: Exit.Exit<A, E>): Effect.Effect<A, E> =>
+  Exit.isSuccess(exit) ? Effect.succeed(exit.value) : Effect.failCause(exit.cause)
+
+/** The labels of the budgets a trace charged, in order of first appearance. */
+const budgetLabels = (events: ReadonlyArray<Tracer.Event>): Array<string> => [
+  ...new Set(events.filter((e) => e.kind.startsWith("budget.")).map((e) => e.actor))
+]
+
 // -----------------------------------------------------------------------------
 // properties
 // -----------------------------------------------------------------------------
+
+/** Scripts of reserve / commit / refund run concurrently on one budget, checked at every step; returns whether a
+ * limit was reached. */
+const run = (limits: Budget.Limits, scripts: ReadonlyArray<ReadonlyArray<typeof GenOp.Type>>) =>
+  Effect.gen(function* () {
+    const budget = yield* Budget.make({ ...limits, time: "1 hour" })
+    const exhaustedFiber = yield* Effect.forkChild(Budget.exhausted(budget))
+    const committed: Record<Dim, number> = { tokensIn: 0, tokensOut: 0, cost: 0, calls: 0 }
+
+    const runScript = (script: ReadonlyArray<typeof GenOp.Type>) =>
+      Effect.forEach(
+        script,
+        (op) =>
+          Effect.gen(function* () {
+            yield* yields(op.yieldsBefore)
+            const exit = yield* Effect.exit(Budget.reserve(budget, usageOf(op.amount)))
+            yield* checkWithin(budget, limits)
+            if (Exit.isFailure(exit)) {
+              const error = failureOf(exit)
+              assert.strictEqual(error._tag, "BudgetExceeded")
+              if (error.reason === "insufficient") assert.isAbove(error.requested, error.remaining)
+              else assert.strictEqual(error.reason, "exhausted")
+              return
+            }
+            const reservation = exit.value
+            yield* yields(op.yieldsHeld)
+            yield* checkWithin(budget, limits)
+            if (op.refund) {
+              yield* Budget.refund(reservation)
+            } else {
+              const part = fraction(op.amount, op.commitPercent)
+              yield* Budget.commit(reservation, usageOf(part))
+              committed.tokensIn += part.tokensIn
+              committed.tokensOut += part.tokensOut
+              committed.cost += part.costMicros * 1000
+              committed.calls += part.calls
+            }
+            yield* checkWithin(budget, limits)
+          }),
+        { discard: true }
+      )
+
+    yield* Effect.forEach(scripts, runScript, { concurrency: "unbounded", discard: true })
+    const snap = yield* checkWithin(budget, limits)
+    let reached = false
+    for (const d of dims) {
+      assert.strictEqual(units(d, snap.spent[d]), committed[d], `${d}: spent must equal the sum committed`)
+      assert.strictEqual(snap.reserved[d], 0, `${d}: nothing stays reserved`)
+      if (units(d, snap.spent[d]) >= limitUnits(limits, d)) reached = true
+    }
+    yield* settleYields
+    assert.strictEqual(
+      exhaustedFiber.pollUnsafe() !== undefined,
+      reached,
+      "exhausted completed iff a limit was reached"
+    )
+    assert.strictEqual(Budget.isExhaustedUnsafe(budget), reached)
+    assert.strictEqual(snap.exhausted, reached)
+    return reached
+  })
+
+/** A parent with a spend and a reservation of its own, and a child whose scripts run concurrently. */
+const runChild = ({
+  parentLimits: genParent,
+  childLimits: genChild,
+  parentSpend,
+  parentHold,
+  childScripts
+}: {
+  readonly parentLimits: typeof GenLimits.Type
+  readonly childLimits: typeof GenLimits.Type
+  readonly parentSpend: typeof GenAmountSchema.Type
+  readonly parentHold: typeof GenAmountSchema.Type
+  readonly childScripts: ReadonlyArray<ReadonlyArray<typeof GenOp.Type>>
+}) =>
+  Effect.gen(function* () {
+    const parentLimits = limitsOf(genParent)
+    const childLimits = limitsOf(genChild)
+    const parent = yield* Budget.make(parentLimits)
+    yield* Effect.exit(Budget.spend(parent, usageOf(parentSpend)))
+    // an unrelated reservation stays open on the parent for the child's whole life
+    const hold = yield* Effect.exit(Budget.reserve(parent, usageOf(parentHold)))
+    const before = yield* Budget.snapshot(parent)
+
+    const scope = yield* Scope.make()
+    const created = yield* Effect.exit(Budget.child(parent, childLimits).pipe(Scope.provide(scope)))
+    if (Exit.isFailure(created)) {
+      const error = failureOf(created)
+      assert.strictEqual(error._tag, "BudgetExceeded")
+      const after = yield* Budget.snapshot(parent)
+      assert.deepStrictEqual(after, before, "a refused child leaves the parent untouched")
+      yield* Scope.close(scope, Exit.void)
+      return
+    }
+    const child = created.value
+
+    // the slice is held on the parent
+    const sliced = yield* Budget.snapshot(parent)
+    for (const d of dims) {
+      const slice = childLimits[d] ?? 0
+      assert.strictEqual(units(d, sliced.reserved[d]), units(d, before.reserved[d]) + units(d, slice), d)
+    }
+
+    const committed: Record<Dim, number> = { tokensIn: 0, tokensOut: 0, cost: 0, calls: 0 }
+    yield* Effect.forEach(
+      childScripts,
+      (script) =>
+        Effect.forEach(
+          script,
+          (op) =>
+            Effect.gen(function* () {
+              yield* yields(op.yieldsBefore)
+              const exit = yield* Effect.exit(Budget.reserve(child, usageOf(op.amount)))
+              yield* checkWithin(child, childLimits)
+              yield* checkWithin(parent, parentLimits)
+              if (Exit.isFailure(exit)) return
+              yield* yields(op.yieldsHeld)
+              if (op.refund) return yield* Budget.refund(exit.value)
+              const part = fraction(op.amount, op.commitPercent)
+              yield* Budget.commit(exit.value, usageOf(part))
+              committed.tokensIn += part.tokensIn
+              committed.tokensOut += part.tokensOut
+              committed.cost += part.costMicros * 1000
+              committed.calls += part.calls
+            }),
+          { discard: true }
+        ),
+      { concurrency: "unbounded", discard: true }
+    )
+
+    const childSnap = yield* checkWithin(child, childLimits)
+    for (const d of dims) assert.strictEqual(units(d, childSnap.spent[d]), committed[d], d)
+
+    yield* Scope.close(scope, Exit.void)
+    const after = yield* checkWithin(parent, parentLimits)
+    for (const d of dims) {
+      assert.strictEqual(
+        units(d, after.spent[d]),
+        units(d, before.spent[d]) + committed[d],
+        `${d}: parent spent grows by exactly the child's spent`
+      )
+      assert.strictEqual(
+        units(d, after.reserved[d]),
+        units(d, before.reserved[d]),
+        `${d}: parent reserved restored`
+      )
+      const limit = limitUnits(parentLimits, d)
+      const expected = limit === Infinity ? Infinity : units(d, before.remaining[d]) - committed[d]
+      assert.strictEqual(units(d, after.remaining[d]), expected, `${d}: the unspent slice is available again`)
+    }
+
+    // the child is closed
+    const closed = failureOf(yield* Effect.exit(Budget.reserve(child, {})))
+    assert.strictEqual(closed.reason, "closed")
+    assert.isTrue(Budget.isExhaustedUnsafe(child))
+
+    // and the parent's remaining can really be reserved (unless it is exhausted)
+    if (!after.exhausted) {
+      const rest: Record<string, number> = {}
+      for (const d of dims) if (after.remaining[d] !== Infinity) rest[d] = after.remaining[d]
+      const r = yield* Budget.reserve(parent, rest)
+      yield* Budget.refund(r)
+    }
+    if (Exit.isSuccess(hold)) yield* Budget.refund(hold.value)
+  })
 
 describe("Budget", () => {
   it.effect.prop(
@@ -119,65 +293,20 @@ describe("Budget", () => {
     ({ limits: genLimits, scripts }) =>
       Effect.gen(function* () {
         const limits = limitsOf(genLimits)
-        const budget = yield* Budget.make({ ...limits, time: "1 hour" })
-        const exhaustedFiber = yield* Effect.forkChild(Budget.exhausted(budget))
-        const committed: Record<Dim, number> = { tokensIn: 0, tokensOut: 0, cost: 0, calls: 0 }
-
-        const runScript = (script: ReadonlyArray<typeof GenOp.Type>) =>
-          Effect.forEach(
-            script,
-            (op) =>
-              Effect.gen(function* () {
-                yield* yields(op.yieldsBefore)
-                const exit = yield* Effect.exit(Budget.reserve(budget, usageOf(op.amount)))
-                yield* checkWithin(budget, limits)
-                if (Exit.isFailure(exit)) {
-                  const error = failureOf(exit)
-                  assert.strictEqual(error._tag, "BudgetExceeded")
-                  if (error.reason === "insufficient") assert.isAbove(error.requested, error.remaining)
-                  else assert.strictEqual(error.reason, "exhausted")
-                  return
-                }
-                const reservation = exit.value
-                yield* yields(op.yieldsHeld)
-                yield* checkWithin(budget, limits)
-                if (op.refund) {
-                  yield* Budget.refund(reservation)
-                } else {
-                  const part = fraction(op.amount, op.commitPercent)
-                  yield* Budget.commit(reservation, usageOf(part))
-                  committed.tokensIn += part.tokensIn
-                  committed.tokensOut += part.tokensOut
-                  committed.cost += part.costMicros * 1000
-                  committed.calls += part.calls
-                }
-                yield* checkWithin(budget, limits)
-              }),
-            { discard: true }
-          )
-
-        yield* Effect.forEach(scripts, runScript, { concurrency: "unbounded", discard: true })
-        const snap = yield* checkWithin(budget, limits)
-        let reached = false
-        for (const d of dims) {
-          assert.strictEqual(
-            units(d, snap.spent[d]),
-            committed[d],
-            `${d}: spent must equal the sum committed`
-          )
-          assert.strictEqual(snap.reserved[d], 0, `${d}: nothing stays reserved`)
-          if (units(d, snap.spent[d]) >= limitUnits(limits, d)) reached = true
-        }
-        yield* settleYields
+        // Run under the harness, which traces every reserve, commit and refund: the kit then checks the trace
+        // (`budgetRespected`: the commits never sum past a limit) besides the snapshots checked at every step.
+        const { events, exit } = yield* Harness.run(run(limits, scripts))
+        const reached = yield* rethrow(exit)
+        const [label, ...others] = budgetLabels(events)
+        assert.deepStrictEqual(others, [])
+        assert.deepStrictEqual(Invariants.budgetRespected({ [label]: limits })(events), [])
         assert.strictEqual(
-          exhaustedFiber.pollUnsafe() !== undefined,
+          events.some((e) => e.kind === "budget.exhausted"),
           reached,
-          "exhausted completed iff a limit was reached"
+          "budget.exhausted is traced iff a limit was reached"
         )
-        assert.strictEqual(Budget.isExhaustedUnsafe(budget), reached)
-        assert.strictEqual(snap.exhausted, reached)
       }),
-    propOptions({ timeout: 30_000 })
+    Check.propOptions({ timeout: 30_000 })
   )
 
   it.effect.prop(
@@ -192,102 +321,27 @@ describe("Budget", () => {
         maxLength: 4
       })
     },
-    ({ parentLimits: genParent, childLimits: genChild, parentSpend, parentHold, childScripts }) =>
+    (input) =>
       Effect.gen(function* () {
-        const parentLimits = limitsOf(genParent)
-        const childLimits = limitsOf(genChild)
-        const parent = yield* Budget.make(parentLimits)
-        yield* Effect.exit(Budget.spend(parent, usageOf(parentSpend)))
-        // an unrelated reservation stays open on the parent for the child's whole life
-        const hold = yield* Effect.exit(Budget.reserve(parent, usageOf(parentHold)))
-        const before = yield* Budget.snapshot(parent)
-
-        const scope = yield* Scope.make()
-        const created = yield* Effect.exit(Budget.child(parent, childLimits).pipe(Scope.provide(scope)))
-        if (Exit.isFailure(created)) {
-          const error = failureOf(created)
-          assert.strictEqual(error._tag, "BudgetExceeded")
-          const after = yield* Budget.snapshot(parent)
-          assert.deepStrictEqual(after, before, "a refused child leaves the parent untouched")
-          yield* Scope.close(scope, Exit.void)
-          return
-        }
-        const child = created.value
-
-        // the slice is held on the parent
-        const sliced = yield* Budget.snapshot(parent)
-        for (const d of dims) {
-          const slice = childLimits[d] ?? 0
-          assert.strictEqual(units(d, sliced.reserved[d]), units(d, before.reserved[d]) + units(d, slice), d)
-        }
-
-        const committed: Record<Dim, number> = { tokensIn: 0, tokensOut: 0, cost: 0, calls: 0 }
-        yield* Effect.forEach(
-          childScripts,
-          (script) =>
-            Effect.forEach(
-              script,
-              (op) =>
-                Effect.gen(function* () {
-                  yield* yields(op.yieldsBefore)
-                  const exit = yield* Effect.exit(Budget.reserve(child, usageOf(op.amount)))
-                  yield* checkWithin(child, childLimits)
-                  yield* checkWithin(parent, parentLimits)
-                  if (Exit.isFailure(exit)) return
-                  yield* yields(op.yieldsHeld)
-                  if (op.refund) return yield* Budget.refund(exit.value)
-                  const part = fraction(op.amount, op.commitPercent)
-                  yield* Budget.commit(exit.value, usageOf(part))
-                  committed.tokensIn += part.tokensIn
-                  committed.tokensOut += part.tokensOut
-                  committed.cost += part.costMicros * 1000
-                  committed.calls += part.calls
-                }),
-              { discard: true }
-            ),
-          { concurrency: "unbounded", discard: true }
-        )
-
-        const childSnap = yield* checkWithin(child, childLimits)
-        for (const d of dims) assert.strictEqual(units(d, childSnap.spent[d]), committed[d], d)
-
-        yield* Scope.close(scope, Exit.void)
-        const after = yield* checkWithin(parent, parentLimits)
-        for (const d of dims) {
-          assert.strictEqual(
-            units(d, after.spent[d]),
-            units(d, before.spent[d]) + committed[d],
-            `${d}: parent spent grows by exactly the child's spent`
-          )
-          assert.strictEqual(
-            units(d, after.reserved[d]),
-            units(d, before.reserved[d]),
-            `${d}: parent reserved restored`
-          )
-          const limit = limitUnits(parentLimits, d)
-          const expected = limit === Infinity ? Infinity : units(d, before.remaining[d]) - committed[d]
-          assert.strictEqual(
-            units(d, after.remaining[d]),
-            expected,
-            `${d}: the unspent slice is available again`
-          )
-        }
-
-        // the child is closed
-        const closed = failureOf(yield* Effect.exit(Budget.reserve(child, {})))
-        assert.strictEqual(closed.reason, "closed")
-        assert.isTrue(Budget.isExhaustedUnsafe(child))
-
-        // and the parent's remaining can really be reserved (unless it is exhausted)
-        if (!after.exhausted) {
-          const rest: Record<string, number> = {}
-          for (const d of dims) if (after.remaining[d] !== Infinity) rest[d] = after.remaining[d]
-          const r = yield* Budget.reserve(parent, rest)
-          yield* Budget.refund(r)
-        }
-        if (Exit.isSuccess(hold)) yield* Budget.refund(hold.value)
+        const parentLimits = limitsOf(input.parentLimits)
+        const childLimits = limitsOf(input.childLimits)
+        // Under the harness, the kit checks each budget's traced commits against its own limits: the parent's
+        // (`budget-<n>`) and the child's (`budget-<n>/<k>`, when it was made).
+        const { events, exit } = yield* Harness.run(runChild(input))
+        yield* rethrow(exit)
+        const labels = budgetLabels(events)
+        const parents = labels.filter((label) => !label.includes("/"))
+        const children = labels.filter((label) => label.includes("/"))
+        assert.isAtMost(parents.length, 1)
+        assert.isAtMost(children.length, 1)
+        for (const child of children)
+          if (parents.length > 0) assert.strictEqual(child.split("/")[0], parents[0])
+        const limits: Record<string, Budget.Limits> = {}
+        for (const parent of parents) limits[parent] = parentLimits
+        for (const child of children) limits[child] = childLimits
+        assert.deepStrictEqual(Invariants.budgetRespected(limits)(events), [])
       }),
-    propOptions({ timeout: 30_000 })
+    Check.propOptions({ timeout: 30_000 })
   )
 
   // ---------------------------------------------------------------------------

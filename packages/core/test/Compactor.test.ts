@@ -5,7 +5,7 @@ import * as Compactor from "../src/Compactor.ts"
 import * as Corpus from "../src/Corpus.ts"
 import { HandoffContext } from "../src/Handoff.ts"
 import * as Tracer from "../src/Tracer.ts"
-import { propOptions } from "./prop.ts"
+import { Check } from "@handoffkit/testing"
 import { makeTempRoot } from "./tempRoot.ts"
 import { random, textOf } from "./text.ts"
 
@@ -147,7 +147,7 @@ for (const backend of ["memory", "filesystem"] as const) {
           if (summarizer === "adversarial" && context.summary.endsWith("…")) stats.truncated++
           if (bytes > maxBytes - 8) stats.tight++
         }),
-      propOptions()
+      Check.propOptions()
     )
 
     it.effect.prop(
@@ -186,7 +186,7 @@ for (const backend of ["memory", "filesystem"] as const) {
           assert.isAtMost(utf8(context), error.required)
           assertSameItems(yield* Compactor.recover(context), items)
         }),
-      propOptions()
+      Check.propOptions()
     )
 
     it.effect("refs list the dropped items when they fit, and one index entry when they do not", () =>

@@ -14,7 +14,7 @@ import {
 } from "effect"
 import * as Corpus from "../src/Corpus.ts"
 import * as Tracer from "../src/Tracer.ts"
-import { propOptions } from "./prop.ts"
+import { Check } from "@handoffkit/testing"
 import { makeTempRoot } from "./tempRoot.ts"
 import { textOf } from "./text.ts"
 
@@ -195,7 +195,7 @@ for (const backend of backends) {
             assert.deepStrictEqual<ReadonlyArray<string>>(yield* Corpus.list(namespace), [...refs].sort())
           }
         }),
-      propOptions()
+      Check.propOptions()
     )
 
     it.effect.prop(
@@ -266,7 +266,7 @@ for (const backend of backends) {
           // Every ref a key holds resolves to its entry.
           yield* Effect.forEach(resolved, (ref) => Corpus.get(ref))
         }),
-      propOptions()
+      Check.propOptions()
     )
 
     it.effect(
@@ -377,7 +377,7 @@ for (const backend of backends) {
           yield* Corpus.put(text, { namespace })
           assert.strictEqual(yield* Corpus.getText(ref), text)
         }),
-      propOptions()
+      Check.propOptions()
     )
 
     it.effect.prop(
@@ -433,7 +433,7 @@ for (const backend of backends) {
             assert.include(yield* Corpus.resolve("work", "k"), fresh)
           }).pipe(Effect.provide(Corpus.layerFileSystem(root)))
         }),
-      propOptions()
+      Check.propOptions()
     )
 
     it.effect(

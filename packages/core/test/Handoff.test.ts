@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scheduler, Schema } from "effect"
 import { Actor, DeadLetter, Handoff, Mailbox } from "../src/index.ts"
-import { propOptions } from "./prop.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 const yields = (n: number) =>
   Effect.gen(function* () {
@@ -97,50 +97,65 @@ describe("Handoff", () => {
     ({ senders, capacity, delays, interruptSome, opsBeforeYield }) =>
       Effect.gen(function* () {
         const received: Array<Handoff.Task<string>> = []
-        const inboxes = yield* Effect.forEach(Array.from({ length: senders }), () =>
-          Mailbox.make<Handoff.Transfer<string>>({ capacity })
-        )
-        const task = yield* Handoff.make("the task")
-        // Receivers drain every inbox concurrently, at random paces.
-        const receivers = yield* Effect.forEach(inboxes, (inbox, i) =>
-          Effect.forkChild(
-            Effect.forever(
-              Effect.flatMap(Mailbox.take(inbox), (t) =>
-                Effect.andThen(
-                  Effect.sync(() => void received.push(t.task)),
-                  yields(delays[i] ?? 0)
+        // Under the harness, every accepted transfer is traced as a `handoff` (by `external`, to `inbox-i`), so
+        // the kit's `oneOwnerPerTask` reports a task handed over by anyone but its current owner: two successful
+        // sends of one handle would show as a second handoff by `external` after the task moved.
+        const { events, exit } = yield* Harness.run(
+          Effect.gen(function* () {
+            const inboxes = yield* Effect.forEach(Array.from({ length: senders }), () =>
+              Mailbox.make<Handoff.Transfer<string>>({ capacity })
+            )
+            const task = yield* Handoff.make("the task")
+            // Receivers drain every inbox concurrently, at random paces.
+            const receivers = yield* Effect.forEach(inboxes, (inbox, i) =>
+              Effect.forkChild(
+                Effect.forever(
+                  Effect.flatMap(Mailbox.take(inbox), (t) =>
+                    Effect.andThen(
+                      Effect.sync(() => void received.push(t.task)),
+                      yields(delays[i] ?? 0)
+                    )
+                  )
                 )
               )
             )
-          )
-        )
-        const fibers = yield* Effect.forEach(inboxes, (inbox, i) =>
-          Effect.forkChild(
-            Effect.andThen(
-              yields(delays[(i + 1) % Math.max(1, delays.length)] ?? 0),
-              Handoff.transfer(task, `inbox-${i}`, (t) => Mailbox.offer(inbox, t))
+            const fibers = yield* Effect.forEach(inboxes, (inbox, i) =>
+              Effect.forkChild(
+                Effect.andThen(
+                  yields(delays[(i + 1) % Math.max(1, delays.length)] ?? 0),
+                  Handoff.transfer(task, `inbox-${i}`, (t) => Mailbox.offer(inbox, t))
+                )
+              )
             )
-          )
+            if (interruptSome) {
+              yield* yields(1)
+              for (let i = 0; i < fibers.length; i += 2) yield* Fiber.interrupt(fibers[i])
+            }
+            const exits = yield* Effect.forEach(fibers, Fiber.await)
+            yield* yields(20)
+            for (const r of receivers) yield* Fiber.interrupt(r)
+            // A sender interrupted mid-transfer may still have handed the task over (the transfer itself is
+            // not interruptible): ownership, not the sender's exit, is what must be consistent.
+            const originalAlive = Exit.isSuccess(yield* Effect.exit(Handoff.get(task)))
+            return { succeeded: exits.filter(Exit.isSuccess).length, originalAlive, taskId: task.id }
+          }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield))
         )
-        if (interruptSome) {
-          yield* yields(1)
-          for (let i = 0; i < fibers.length; i += 2) yield* Fiber.interrupt(fibers[i])
-        }
-        const exits = yield* Effect.forEach(fibers, Fiber.await)
-        yield* yields(20)
-        for (const r of receivers) yield* Fiber.interrupt(r)
-        const succeeded = exits.filter(Exit.isSuccess).length
-        // A sender interrupted mid-transfer may still have handed the task over (the transfer itself is not
-        // interruptible): ownership, not the sender's exit, is what must be consistent.
-        const originalAlive = Exit.isSuccess(yield* Effect.exit(Handoff.get(task)))
+        assert.isTrue(Exit.isSuccess(exit))
+        if (!Exit.isSuccess(exit)) return
+        const { succeeded, originalAlive, taskId } = exit.value
+        assert.deepStrictEqual(Invariants.oneOwnerPerTask(events), [])
+        const handoffs = events.filter((e) => e.kind === "handoff")
         assert.isAtMost(succeeded, 1, `${succeeded} sends succeeded`)
         assert.isAtMost(received.length, 1, `${received.length} receivers got the task`)
         assert.isAtLeast(received.length, succeeded, "every successful send was received")
+        // The trace tells the same story: one handoff per receiver that got the task, of this task.
+        assert.strictEqual(handoffs.length, received.length)
+        for (const handoff of handoffs) assert.strictEqual(handoff.data?.taskId, taskId)
         const liveReceived = received.filter((h) => Exit.isSuccess(Effect.runSyncExit(Handoff.get(h)))).length
         assert.strictEqual(Number(originalAlive) + liveReceived, 1, "exactly one live owner")
         if (!interruptSome) assert.strictEqual(succeeded, 1)
-      }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
-    propOptions()
+      }),
+    Check.propOptions()
   )
 
   it.effect(

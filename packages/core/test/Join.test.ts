@@ -6,7 +6,7 @@ import * as Envelope from "../src/Envelope.ts"
 import * as Join from "../src/Join.ts"
 import * as Tracer from "../src/Tracer.ts"
 import * as envelope from "../src/internal/envelope.ts"
-import { propOptions } from "./prop.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow
@@ -235,7 +235,10 @@ describe("Join", () => {
         // Abandoned rounds are collected: nothing open, nothing remembered.
         assert.strictEqual(yield* Join.size(join), 0, "open rounds left behind")
         assert.strictEqual(yield* Join.retained(join), 0, "closed rounds never forgotten")
-        // The trace tells the same story.
+        // The trace tells the same story: checked by the kit (each round takes one part per sender, ends once,
+        // with exactly the parts it accepted), and counted.
+        assert.deepStrictEqual(Invariants.seqIncreases(trace.events), [])
+        assert.deepStrictEqual(Invariants.joinRounds(trace.events), [])
         const count = (kind: Tracer.Kind) => trace.events.filter((e) => e.kind === kind).length
         assert.strictEqual(count("join.complete"), modelCompleted.length)
         assert.strictEqual(
@@ -248,7 +251,7 @@ describe("Join", () => {
         )
         yield* Scope.close(scope, Exit.void)
       }),
-    propOptions()
+    Check.propOptions()
   )
 
   it.effect.prop(
@@ -263,58 +266,69 @@ describe("Join", () => {
     },
     ({ workers, quorumSeed, timeout, sends }) =>
       Effect.gen(function* () {
-        const quorum = 1 + (quorumSeed % workers)
-        const completed: Array<Join.Round<number>> = []
-        const expired: Array<Join.RoundExpired> = []
-        const rejected: Array<Join.OfferError | Join.MissingCorrelationId> = []
-        const scope = yield* Scope.make()
-        const gather = yield* Join.actor<number>("gather", {
-          parts: workers,
-          quorum,
-          timeout: Duration.millis(timeout),
-          retain: Duration.millis(1000),
-          onComplete: (round) => Effect.sync(() => void completed.push(round)),
-          onExpire: (error) => Effect.sync(() => void expired.push(error)),
-          onReject: (error) => Effect.sync(() => void rejected.push(error))
-        }).pipe(Scope.provide(scope))
-        // Workers forward what they are told to the gatherer: `from` is stamped with their own address.
-        const refs = yield* Effect.forEach(Array.from({ length: workers }), (_, i) =>
-          Actor.make<{ readonly round: string; readonly value: number }>(`w${i}`, (message, context) =>
-            context.send(gather, message.payload.value, { correlationId: message.payload.round })
-          ).pipe(Scope.provide(scope))
-        )
-        const ordered = sends
-          .map((send, index) => ({ ...send, worker: send.worker % workers, index }))
-          .sort((a, b) => a.at - b.at)
-        let now = 0
-        for (const send of ordered) {
-          if (send.at > now) {
-            yield* TestClock.adjust(Duration.millis(send.at - now))
-            now = send.at
-          }
-          yield* Actor.send(refs[send.worker], { round: `r${send.round}`, value: send.index })
-          yield* settle
-        }
-        yield* TestClock.adjust(Duration.millis(timeout + 1001))
-        yield* settle
+        // Under the harness every message is traced: the kit checks that none is lost or duplicated, that
+        // causes come first, that no actor outlives the scope, and that every round is joined right.
+        const { events, exit } = yield* Harness.run(
+          Effect.gen(function* () {
+            const quorum = 1 + (quorumSeed % workers)
+            const completed: Array<Join.Round<number>> = []
+            const expired: Array<Join.RoundExpired> = []
+            const rejected: Array<Join.OfferError | Join.MissingCorrelationId> = []
+            const scope = yield* Scope.make()
+            const gather = yield* Join.actor<number>("gather", {
+              parts: workers,
+              quorum,
+              timeout: Duration.millis(timeout),
+              retain: Duration.millis(1000),
+              onComplete: (round) => Effect.sync(() => void completed.push(round)),
+              onExpire: (error) => Effect.sync(() => void expired.push(error)),
+              onReject: (error) => Effect.sync(() => void rejected.push(error))
+            }).pipe(Scope.provide(scope))
+            // Workers forward what they are told to the gatherer: `from` is stamped with their own address.
+            const refs = yield* Effect.forEach(Array.from({ length: workers }), (_, i) =>
+              Actor.make<{ readonly round: string; readonly value: number }>(`w${i}`, (message, context) =>
+                context.send(gather, message.payload.value, { correlationId: message.payload.round })
+              ).pipe(Scope.provide(scope))
+            )
+            const ordered = sends
+              .map((send, index) => ({ ...send, worker: send.worker % workers, index }))
+              .sort((a, b) => a.at - b.at)
+            let now = 0
+            for (const send of ordered) {
+              if (send.at > now) {
+                yield* TestClock.adjust(Duration.millis(send.at - now))
+                now = send.at
+              }
+              yield* Actor.send(refs[send.worker], { round: `r${send.round}`, value: send.index })
+              yield* settle
+            }
+            yield* TestClock.adjust(Duration.millis(timeout + 1001))
+            yield* settle
 
-        const ended = [...completed.map((r) => r.correlationId), ...expired.map((e) => e.correlationId)]
-        assert.strictEqual(new Set(ended).size, ended.length, "a round ended twice")
-        const touched = new Set(ordered.map((s) => `r${s.round}`))
-        assert.deepStrictEqual([...ended].sort(), [...touched].sort(), "every round touched ended")
-        for (const round of completed) {
-          assert.strictEqual(round.parts.length, quorum)
-          assert.strictEqual(new Set(round.parts.map((p) => p.from)).size, quorum)
-          for (const part of round.parts)
-            assert.strictEqual(part.from, `w${ordered.find((s) => s.index === part.value)!.worker}`)
-        }
-        for (const error of rejected) assert.oneOf(error._tag, ["DuplicatePart", "RoundClosed"])
-        const counted =
-          completed.reduce((n, r) => n + r.parts.length, 0) + expired.reduce((n, e) => n + e.received, 0)
-        assert.strictEqual(counted + rejected.length, ordered.length, "every part is accounted for")
-        yield* Scope.close(scope, Exit.void)
-      }).pipe(Effect.provide(Actor.layer)),
-    propOptions()
+            const ended = [...completed.map((r) => r.correlationId), ...expired.map((e) => e.correlationId)]
+            assert.strictEqual(new Set(ended).size, ended.length, "a round ended twice")
+            const touched = new Set(ordered.map((s) => `r${s.round}`))
+            assert.deepStrictEqual([...ended].sort(), [...touched].sort(), "every round touched ended")
+            for (const round of completed) {
+              assert.strictEqual(round.parts.length, quorum)
+              assert.strictEqual(new Set(round.parts.map((p) => p.from)).size, quorum)
+              for (const part of round.parts)
+                assert.strictEqual(part.from, `w${ordered.find((s) => s.index === part.value)!.worker}`)
+            }
+            for (const error of rejected) assert.oneOf(error._tag, ["DuplicatePart", "RoundClosed"])
+            const counted =
+              completed.reduce((n, r) => n + r.parts.length, 0) + expired.reduce((n, e) => n + e.received, 0)
+            assert.strictEqual(counted + rejected.length, ordered.length, "every part is accounted for")
+            yield* Scope.close(scope, Exit.void)
+          })
+        )
+        if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause) // an assertion above failed
+        assert.deepStrictEqual(Invariants.all(events), [])
+        assert.deepStrictEqual(Invariants.joinRounds(events), [])
+        // Every part reached the join: accepted or refused, each is traced.
+        assert.strictEqual(events.filter((e) => e.kind === "join.part").length, sends.length)
+      }),
+    Check.propOptions()
   )
 
   it.effect("a sender's second part in a round is refused with DuplicatePart and not counted", () =>

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scheduler, Schema } from "effect"
-import { DeadLetter, Mailbox, Select } from "../src/index.ts"
-import { propOptions } from "./prop.ts"
+import { DeadLetter, Mailbox, Select, Tracer } from "../src/index.ts"
+import * as mailboxInternal from "../src/internal/mailbox.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow
@@ -26,59 +27,105 @@ describe("Mailbox", () => {
     },
     ({ capacity, senders, interrupts, receiverPace, opsBeforeYield }) =>
       Effect.gen(function* () {
-        const sink = DeadLetter.collect()
-        const inbox = yield* Mailbox.make<string>({ capacity }).pipe(
-          Effect.provideService(DeadLetter.DeadLetters, sink)
-        )
+        const letters: Array<DeadLetter.DeadLetter> = []
         const attempted: Array<string> = []
         const succeeded: Array<string> = []
         const received: Array<string> = []
-        const fibers = yield* Effect.forEach(senders, (count, s) =>
-          Effect.forkChild(
-            Effect.forEach(
-              Array.from({ length: count }, (_, i) => `${s}:${i}`),
-              (message) =>
-                Effect.andThen(
-                  Effect.sync(() => void attempted.push(message)),
-                  Mailbox.offer(inbox, message).pipe(
-                    // Runs even when the sender is interrupted, with the offer's own outcome.
-                    Effect.onExit((exit) =>
-                      Effect.sync(() => void (Exit.isSuccess(exit) && succeeded.push(message)))
+        // Under the harness, the test traces a `send` at the moment the mailbox accepts a message (its receipt),
+        // a `receive` when the receiver gets it, and a `dead-letter` for each dead letter; the kit then checks
+        // that every accepted message is received once or dead-lettered once.
+        const { events, exit } = yield* Harness.run(
+          Effect.gen(function* () {
+            const tracer = yield* Tracer.CurrentTracer
+            const sink: DeadLetter.Sink = {
+              publish: (letter) => {
+                letters.push(letter)
+                tracer.emit({
+                  kind: "dead-letter",
+                  actor: "inbox",
+                  messageId: letter.message as string,
+                  data: { reason: letter.reason }
+                })
+              }
+            }
+            const inbox = yield* Mailbox.make<string>({ capacity, address: "inbox" }).pipe(
+              Effect.provideService(DeadLetter.DeadLetters, sink)
+            )
+            const fibers = yield* Effect.forEach(senders, (count, s) =>
+              Effect.forkChild(
+                Effect.forEach(
+                  Array.from({ length: count }, (_, i) => `${s}:${i}`),
+                  (message) =>
+                    Effect.andThen(
+                      Effect.sync(() => void attempted.push(message)),
+                      mailboxInternal
+                        .offer(inbox, message, {
+                          accepted: false,
+                          onAccepted: () =>
+                            tracer.emit({
+                              kind: "send",
+                              actor: `sender-${s}`,
+                              peer: "inbox",
+                              messageId: message
+                            })
+                        })
+                        .pipe(
+                          // Runs even when the sender is interrupted, with the offer's own outcome.
+                          Effect.onExit((exit) =>
+                            Effect.sync(() => void (Exit.isSuccess(exit) && succeeded.push(message)))
+                          )
+                        )
                     )
-                  )
                 )
+              )
             )
-          )
-        )
-        const receiver = yield* Effect.forkChild(
-          Effect.forever(
-            Effect.andThen(
-              // The handler is the hand-off: it runs in the same uninterruptible step as the take.
-              Select.select(Select.receive(inbox, (m) => Effect.sync(() => void received.push(m)))),
-              yields(receiverPace)
+            const receiver = yield* Effect.forkChild(
+              Effect.forever(
+                Effect.andThen(
+                  // The handler is the hand-off: it runs in the same uninterruptible step as the take.
+                  Select.select(
+                    Select.receive(inbox, (m) =>
+                      Effect.sync(() => {
+                        received.push(m)
+                        tracer.emit({ kind: "receive", actor: "receiver", peer: "inbox", messageId: m })
+                      })
+                    )
+                  ),
+                  yields(receiverPace)
+                )
+              )
             )
-          )
+            for (const at of interrupts) {
+              yield* yields(at)
+              yield* Fiber.interrupt(fibers[at % fibers.length])
+            }
+            yield* yields(5)
+            yield* Fiber.interrupt(receiver)
+            for (const fiber of fibers) yield* Fiber.interrupt(fiber)
+            yield* Mailbox.shutdown(inbox, "closed")
+          }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield))
         )
-        for (const at of interrupts) {
-          yield* yields(at)
-          yield* Fiber.interrupt(fibers[at % fibers.length])
-        }
-        yield* yields(5)
-        yield* Fiber.interrupt(receiver)
-        for (const fiber of fibers) yield* Fiber.interrupt(fiber)
-        yield* Mailbox.shutdown(inbox, "closed")
-        const accounted = [...received, ...sink.letters.map((l) => l.message as string)]
+        assert.isTrue(Exit.isSuccess(exit))
+        // Every message the mailbox accepted is received exactly once or dead-lettered exactly once.
+        assert.deepStrictEqual(Invariants.noLossNoDuplicate(events), [])
+        const accepted = events.filter((e) => e.kind === "send").map((e) => e.messageId!)
+        const accounted = [...received, ...letters.map((l) => l.message as string)]
         assert.strictEqual(new Set(accounted).size, accounted.length, "no duplicate")
-        // Every send that completed is accounted for; nothing appears that nobody sent.
+        // Every send that completed was accepted and is accounted for; nothing appears that nobody sent.
+        for (const message of succeeded) assert.include(accepted, message, "a completed send was accepted")
         for (const message of succeeded) assert.include(accounted, message, "a completed send is never lost")
         for (const message of accounted) assert.include(attempted, message, "nothing is invented")
+        // A message given up by an interrupted sender (withdrawn) was never accepted, so never received.
+        for (const letter of letters) {
+          if (letter.reason === "withdrawn") assert.notInclude(accepted, letter.message as string)
+        }
         // Beyond completed sends, only a sender's in-flight message at its interruption may have been taken:
         // at most one per sender.
         const extra = accounted.filter((m) => !succeeded.includes(m))
         assert.isAtMost(extra.length, senders.length)
         assert.strictEqual(new Set(extra.map((m) => m.split(":")[0])).size, extra.length)
-      }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
-    propOptions()
+      }),
+    Check.propOptions()
   )
 
   it.effect("operations are dual: data-first and pipeable", () =>

@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Scheduler, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Nursery from "../src/Nursery.ts"
-import { propOptions } from "./prop.ts"
+import * as Tracer from "../src/Tracer.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -1123,13 +1124,30 @@ const simulate = (
   return decisions
 }
 
-const checkTree = ({
-  opsBeforeYield: ops,
-  seed
-}: {
-  readonly seed: number
-  readonly opsBeforeYield: number
-}) =>
+/**
+ * Runs a random tree under the harness (a memory tracer, its own registry and scope) and checks its trace with
+ * the kit, besides what `runTree` asserts as it goes: every incarnation that started exited
+ * (`noOrphanFibers`), and the nurseries traced exactly the starts, restarts and escalations they reported.
+ */
+// Across runs: the trees did run children, so `noOrphanFibers` had incarnations to pair.
+const treeStats = { runs: 0, incarnations: 0 }
+
+const checkTree = (input: { readonly seed: number; readonly opsBeforeYield: number }) =>
+  Effect.gen(function* () {
+    const { events: trace, exit } = yield* Harness.run(runTree(input))
+    if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause) // an assertion of runTree failed
+    const reported = exit.value
+    assert.deepStrictEqual(Invariants.noOrphanFibers(trace), [])
+    treeStats.runs++
+    treeStats.incarnations += trace.filter((e) => e.kind === "spawn").length
+    const count = (kind: Tracer.Kind) => trace.filter((e) => e.kind === kind).length
+    const tagged = (tag: Nursery.NurseryEvent["_tag"]) => reported.filter((e) => e._tag === tag).length
+    assert.strictEqual(count("nursery.start"), tagged("Started"))
+    assert.strictEqual(count("nursery.restart"), tagged("Restarted"))
+    assert.strictEqual(count("nursery.escalate"), tagged("Escalated"))
+  })
+
+const runTree = ({ opsBeforeYield: ops, seed }: { readonly seed: number; readonly opsBeforeYield: number }) =>
   Effect.gen(function* () {
     const plan = makePlan(seed)
     // half the runs preempt fibers every 3 to 35 operations, to shake out interleavings
@@ -1178,6 +1196,9 @@ const checkTree = ({
           incarnations.set(item.name, incarnation)
           fibers.push({ name: item.name, fiber })
           enters++
+          // Each incarnation is traced like an actor's, so that the kit's `noOrphanFibers` can pair them.
+          const tracer = fiber.getRef(Tracer.CurrentTracer)
+          tracer.emit({ kind: "spawn", actor: item.name })
           const clock = fiber.getRef(Clock.Clock)
           const o = item.script[incarnation - 1]
           const run =
@@ -1190,6 +1211,7 @@ const checkTree = ({
           return Effect.onExit(restore(run), (exit) =>
             Effect.sync(() => {
               exits++
+              tracer.emit({ kind: "exit", actor: item.name })
               ends.push({
                 child: item.name,
                 time: clock.currentTimeMillisUnsafe(),
@@ -1394,6 +1416,7 @@ const checkTree = ({
       const plainRoot = plan.root.items.every((item) => item._tag === "child")
       if (plainRoot && !mustEscalate) assert.isFalse(escalatedBeforeClose, context)
     }
+    return events
   }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, ops >= 32 ? ops - 29 : 2048))
 
 describe("property", () => {
@@ -1404,6 +1427,11 @@ describe("property", () => {
       opsBeforeYield: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 64 }))
     },
     checkTree,
-    propOptions()
+    Check.propOptions()
   )
+
+  it("the random trees ran children, every incarnation traced", () => {
+    assert.isAtLeast(treeStats.runs, 200)
+    assert.isAbove(treeStats.incarnations, treeStats.runs)
+  })
 })

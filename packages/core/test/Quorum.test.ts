@@ -7,7 +7,7 @@ import * as Mailbox from "../src/Mailbox.ts"
 import * as Quorum from "../src/Quorum.ts"
 import * as Tracer from "../src/Tracer.ts"
 import * as envelope from "../src/internal/envelope.ts"
-import { propOptions } from "./prop.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow
@@ -183,7 +183,7 @@ describe("Quorum.firstK", () => {
       }).pipe(
         opsBeforeYield === 0 ? identity : Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)
       ),
-    propOptions()
+    Check.propOptions()
   )
 
   it.effect("interrupting firstK interrupts and awaits every effect", () =>
@@ -285,76 +285,89 @@ describe("Quorum.collect", () => {
     },
     ({ n, kSeed, named, timeout, messages }) =>
       Effect.gen(function* () {
-        const k = kSeed % (n + 1)
-        const names = Array.from({ length: n }, (_, i) => `s${i}`)
-        const inbox = yield* Mailbox.make<Envelope.Envelope<number>>({ address: "inbox" })
-        const ignored: Array<readonly [number, Quorum.Ignored]> = []
-        const fiber = yield* Effect.forkChild(
-          Quorum.collect(inbox, {
-            correlationId: "vote",
-            k,
-            parts: named ? names : n,
-            timeout: Duration.millis(timeout),
-            onIgnored: (message, reason) => Effect.sync(() => void ignored.push([message.payload, reason]))
-          }),
-          { startImmediately: true }
-        )
-        const clock = yield* Clock.Clock
-        const ordered = messages.map((m, index) => ({ ...m, index })).sort((a, b) => a.at - b.at)
-        let now = 0
-        for (const m of ordered) {
-          if (m.at > now) {
-            yield* TestClock.adjust(Duration.millis(m.at - now))
-            now = m.at
-          }
-          const env = envelope.make(
-            `s${m.sender}`,
-            "inbox",
-            m.index,
-            clock.currentTimeMillisUnsafe(),
-            undefined,
-            m.otherRound ? "other" : "vote"
-          )
-          yield* Mailbox.offer(inbox, env)
-          yield* settle
-        }
-        yield* TestClock.adjust(Duration.millis(timeout + 1))
-        const exit = yield* Fiber.await(fiber)
+        // Under the harness, collect's parts and outcome are traced; the kit checks the round: one part per
+        // sender, and it ends once with exactly the parts it counted.
+        const { events, exit } = yield* Harness.run(
+          Effect.gen(function* () {
+            const k = kSeed % (n + 1)
+            const names = Array.from({ length: n }, (_, i) => `s${i}`)
+            const inbox = yield* Mailbox.make<Envelope.Envelope<number>>({ address: "inbox" })
+            const ignored: Array<readonly [number, Quorum.Ignored]> = []
+            const fiber = yield* Effect.forkChild(
+              Quorum.collect(inbox, {
+                correlationId: "vote",
+                k,
+                parts: named ? names : n,
+                timeout: Duration.millis(timeout),
+                onIgnored: (message, reason) =>
+                  Effect.sync(() => void ignored.push([message.payload, reason]))
+              }),
+              { startImmediately: true }
+            )
+            const clock = yield* Clock.Clock
+            const ordered = messages.map((m, index) => ({ ...m, index })).sort((a, b) => a.at - b.at)
+            let now = 0
+            for (const m of ordered) {
+              if (m.at > now) {
+                yield* TestClock.adjust(Duration.millis(m.at - now))
+                now = m.at
+              }
+              const env = envelope.make(
+                `s${m.sender}`,
+                "inbox",
+                m.index,
+                clock.currentTimeMillisUnsafe(),
+                undefined,
+                m.otherRound ? "other" : "vote"
+              )
+              yield* Mailbox.offer(inbox, env)
+              yield* settle
+            }
+            yield* TestClock.adjust(Duration.millis(timeout + 1))
+            const exit = yield* Fiber.await(fiber)
 
-        // The model: take messages in order until the k-th distinct counted sender, or the deadline.
-        const counted: Array<number> = []
-        const expectedIgnored: Array<readonly [number, Quorum.Ignored]> = []
-        const senders = new Set<number>()
-        let taken = 0
-        for (const m of ordered) {
-          if (counted.length >= k || m.at >= timeout) break
-          taken++
-          if (m.otherRound) expectedIgnored.push([m.index, "other round"])
-          else if (named && m.sender >= n) expectedIgnored.push([m.index, "unexpected sender"])
-          else if (senders.has(m.sender)) expectedIgnored.push([m.index, "duplicate"])
-          else {
-            senders.add(m.sender)
-            counted.push(m.index)
-          }
-        }
-        assert.deepStrictEqual(ignored, expectedIgnored)
-        if (counted.length >= k) {
-          assert.isTrue(Exit.isSuccess(exit), "the quorum was reached in time")
-          if (Exit.isSuccess(exit)) {
-            assert.deepStrictEqual(exit.value.values, counted)
-            assert.strictEqual(new Set(exit.value.parts.map((p) => p.from)).size, k)
-          }
-        } else {
-          const error = yield* Effect.flip(exit)
-          assert.strictEqual(error._tag, "QuorumFailed")
-          assert.strictEqual(error.successes, counted.length)
-          assert.strictEqual(error.correlationId, "vote")
-          assert.include(error.message, "timed out")
-        }
-        // What was not taken is still queued, for the mailbox's owner.
-        assert.strictEqual(yield* Mailbox.size(inbox), ordered.length - taken)
+            // The model: take messages in order until the k-th distinct counted sender, or the deadline.
+            const counted: Array<number> = []
+            const expectedIgnored: Array<readonly [number, Quorum.Ignored]> = []
+            const senders = new Set<number>()
+            let taken = 0
+            for (const m of ordered) {
+              if (counted.length >= k || m.at >= timeout) break
+              taken++
+              if (m.otherRound) expectedIgnored.push([m.index, "other round"])
+              else if (named && m.sender >= n) expectedIgnored.push([m.index, "unexpected sender"])
+              else if (senders.has(m.sender)) expectedIgnored.push([m.index, "duplicate"])
+              else {
+                senders.add(m.sender)
+                counted.push(m.index)
+              }
+            }
+            assert.deepStrictEqual(ignored, expectedIgnored)
+            if (counted.length >= k) {
+              assert.isTrue(Exit.isSuccess(exit), "the quorum was reached in time")
+              if (Exit.isSuccess(exit)) {
+                assert.deepStrictEqual(exit.value.values, counted)
+                assert.strictEqual(new Set(exit.value.parts.map((p) => p.from)).size, k)
+              }
+            } else {
+              const error = yield* Effect.flip(exit)
+              assert.strictEqual(error._tag, "QuorumFailed")
+              assert.strictEqual(error.successes, counted.length)
+              assert.strictEqual(error.correlationId, "vote")
+              assert.include(error.message, "timed out")
+            }
+            // What was not taken is still queued, for the mailbox's owner.
+            assert.strictEqual(yield* Mailbox.size(inbox), ordered.length - taken)
+            return taken
+          })
+        )
+        if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause) // an assertion above failed
+        assert.deepStrictEqual(Invariants.joinRounds(events), [])
+        // Every message collect took is traced as a part, counted or ignored, and the round's end once.
+        assert.strictEqual(events.filter((e) => e.kind === "join.part").length, exit.value)
+        assert.strictEqual(events.filter((e) => e.kind === "quorum.complete").length, 1)
       }),
-    propOptions()
+    Check.propOptions()
   )
 
   it.effect("fails with QuorumFailed when the mailbox closes first", () =>

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scheduler, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Budget, DeadLetter, Mailbox, Select } from "../src/index.ts"
-import { propOptions } from "./prop.ts"
+import { Budget, DeadLetter, Mailbox, Select, Tracer } from "../src/index.ts"
+import { Check, Harness, Invariants } from "@handoffkit/testing"
 
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow
@@ -42,70 +42,97 @@ describe("Select", () => {
     ({ boxes, seed, opsBeforeYield }) =>
       Effect.gen(function* () {
         const random = prng(seed)
-        const sink = DeadLetter.collect()
-        const mailboxes = yield* Effect.forEach(boxes, (box, i) =>
-          Mailbox.make<string>({
-            capacity: box.capacity === 3 ? Infinity : box.capacity,
-            address: `box-${i}`
-          })
-        ).pipe(Effect.provideService(DeadLetter.DeadLetters, sink))
         const offered: Array<string> = []
         const received: Array<string> = []
-
-        const producers = yield* Effect.forEach(boxes, (box, b) =>
-          Effect.forkChild(
-            Effect.gen(function* () {
-              for (let i = 0; i < box.messages; i++) {
-                if (i === box.closeAt) yield* Mailbox.close(mailboxes[b], "random close")
-                yield* yields(random(3))
-                const message = `${b}:${i}`
-                const exit = yield* Effect.exit(Mailbox.offer(mailboxes[b], message))
-                if (Exit.isSuccess(exit)) offered.push(message)
+        const dead: Array<string> = []
+        // Run under the harness: the test traces each offer as a `send` (before it is made), each message a
+        // handler gets as a `receive`, each refused offer and each dead letter as a `dead-letter`, and the kit
+        // checks the trace (every message sent is received once or dead-lettered once, nothing twice).
+        const { events, exit } = yield* Harness.run(
+          Effect.gen(function* () {
+            const tracer = yield* Tracer.CurrentTracer
+            const trace = (kind: Tracer.Kind, actor: string, message: string, reason?: string) =>
+              tracer.emit({
+                kind,
+                actor,
+                messageId: message,
+                ...(reason === undefined ? {} : { data: { reason } })
+              })
+            const sink: DeadLetter.Sink = {
+              publish: (letter) => {
+                dead.push(letter.message as string)
+                trace("dead-letter", letter.mailbox, letter.message as string, letter.reason)
               }
-            })
-          )
-        )
-        const cases = (stop: Deferred.Deferred<void>) => [
-          Select.signal(stop, () => Effect.succeed("stopped" as const)),
-          ...mailboxes.map((mailbox) =>
-            Select.receive(mailbox, (message) => Effect.sync(() => void received.push(message)))
-          )
-        ]
-        const allDone = () => producers.every((p) => p.pollUnsafe() !== undefined)
-        // Selectors come and go: each is interrupted or signalled at a random moment.
-        while (!allDone()) {
-          const stop = yield* Deferred.make<void>()
-          const selector = yield* Effect.forkChild(
-            Effect.repeat(Select.selectAll(cases(stop)), { while: (r) => r !== "stopped" })
-          )
-          yield* yields(1 + random(12))
-          if (random(2) === 0) yield* Fiber.interrupt(selector)
-          else {
-            yield* Deferred.succeed(stop, void 0)
-            yield* Fiber.await(selector)
-          }
-        }
-        // Drain what is left without waiting, then shut everything down: leftovers become dead letters.
-        const drainStop = yield* Deferred.make<void>()
-        let more = true
-        while (more) {
-          more = yield* Select.selectAll([
-            ...cases(drainStop),
-            Select.orElse(() => Effect.succeed("stopped" as const))
-          ]).pipe(
-            Effect.map((r) => r !== "stopped"),
-            Effect.catchTag("SelectNoLiveCase", () => Effect.succeed(false))
-          )
-        }
-        for (const mailbox of mailboxes) yield* Mailbox.shutdown(mailbox, "closed")
+            }
+            const mailboxes = yield* Effect.forEach(boxes, (box, i) =>
+              Mailbox.make<string>({
+                capacity: box.capacity === 3 ? Infinity : box.capacity,
+                address: `box-${i}`
+              })
+            ).pipe(Effect.provideService(DeadLetter.DeadLetters, sink))
 
-        const dead = sink.letters.map((l) => l.message as string)
+            const producers = yield* Effect.forEach(boxes, (box, b) =>
+              Effect.forkChild(
+                Effect.gen(function* () {
+                  for (let i = 0; i < box.messages; i++) {
+                    if (i === box.closeAt) yield* Mailbox.close(mailboxes[b], "random close")
+                    yield* yields(random(3))
+                    const message = `${b}:${i}`
+                    trace("send", `producer-${b}`, message)
+                    const exit = yield* Effect.exit(Mailbox.offer(mailboxes[b], message))
+                    if (Exit.isSuccess(exit)) offered.push(message)
+                    else trace("dead-letter", `box-${b}`, message, "rejected")
+                  }
+                })
+              )
+            )
+            const cases = (stop: Deferred.Deferred<void>) => [
+              Select.signal(stop, () => Effect.succeed("stopped" as const)),
+              ...mailboxes.map((mailbox) =>
+                Select.receive(mailbox, (message) =>
+                  Effect.sync(() => void (received.push(message), trace("receive", mailbox.address, message)))
+                )
+              )
+            ]
+            const allDone = () => producers.every((p) => p.pollUnsafe() !== undefined)
+            // Selectors come and go: each is interrupted or signalled at a random moment.
+            while (!allDone()) {
+              const stop = yield* Deferred.make<void>()
+              const selector = yield* Effect.forkChild(
+                Effect.repeat(Select.selectAll(cases(stop)), { while: (r) => r !== "stopped" })
+              )
+              yield* yields(1 + random(12))
+              if (random(2) === 0) yield* Fiber.interrupt(selector)
+              else {
+                yield* Deferred.succeed(stop, void 0)
+                yield* Fiber.await(selector)
+              }
+            }
+            // Drain what is left without waiting, then shut everything down: leftovers become dead letters.
+            const drainStop = yield* Deferred.make<void>()
+            let more = true
+            while (more) {
+              more = yield* Select.selectAll([
+                ...cases(drainStop),
+                Select.orElse(() => Effect.succeed("stopped" as const))
+              ]).pipe(
+                Effect.map((r) => r !== "stopped"),
+                Effect.catchTag("SelectNoLiveCase", () => Effect.succeed(false))
+              )
+            }
+            for (const mailbox of mailboxes) yield* Mailbox.shutdown(mailbox, "closed")
+          }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield))
+        )
+        assert.isTrue(Exit.isSuccess(exit))
+        // Every message sent is received once or dead-lettered once (a refused offer is traced as dead), and
+        // nothing is both: checked by the kit on the trace.
+        assert.deepStrictEqual(Invariants.noLossNoDuplicate(events), [])
         const seen = [...received, ...dead]
         assert.strictEqual(new Set(seen).size, seen.length, "no message is duplicated")
         assert.deepStrictEqual(
           [...seen].sort(),
           [...offered].sort(),
-          "every offered message is accounted for"
+          "every offered message is accounted for, and nothing else"
         )
         // Order per mailbox (and so per sender) is preserved among received messages.
         for (let b = 0; b < boxes.length; b++) {
@@ -115,8 +142,8 @@ describe("Select", () => {
             [...order].sort((x, y) => x - y)
           )
         }
-      }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, opsBeforeYield)),
-    propOptions({ timeout: 120_000 })
+      }),
+    Check.propOptions({ timeout: 120_000 })
   )
 
   it.effect("control cases outrank a ready message, which stays queued", () =>

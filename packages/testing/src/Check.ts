@@ -250,3 +250,52 @@ export const assert = <A, E = never, R = never>(
           new PropertyFailed({ result: result._tag, report: Arbitrary.formatCheckFailure(result) ?? "" })
         )
   )
+
+/**
+ * The options of a property test: at least `runs` runs (200 by default), a timeout, and the seed or replay
+ * token from the environment, in the shape `it.effect.prop` takes as its fourth argument.
+ *
+ * **When to use**
+ *
+ * For every property test of a project, so that one environment variable replays any failure:
+ * `it.effect.prop(name, inputs, body, Check.propOptions())`. `propOptions().arbitrary` also fits `Check.assert`.
+ *
+ * **Details**
+ *
+ * A failing property prints `Replay: [...]`. Re-run exactly that case with
+ * `HANDOFFKIT_REPLAY='[...]' npx vitest run <file> -t '<test name>'`, explore other inputs with
+ * `HANDOFFKIT_SEED=<n>`, and raise the number of runs with `HANDOFFKIT_RUNS=<n>` (it never goes below
+ * `runs`). The timeout defaults to 60 seconds. Outside Node (no `process.env`) only the defaults apply.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Check } from "@handoffkit/testing"
+ *
+ * const options = Check.propOptions({ runs: 300 })
+ * console.log(options.arbitrary.runs >= 300, options.timeout) // true 60000
+ * ```
+ *
+ * @category running
+ * @since 0.1.0
+ */
+export const propOptions = (options?: {
+  readonly runs?: number | undefined
+  readonly timeout?: number | undefined
+}): {
+  readonly timeout: number
+  readonly arbitrary: { readonly runs: number; readonly seed?: string; readonly replay?: string }
+} => {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {}
+  const runs = Math.max(options?.runs ?? 200, Number(env.HANDOFFKIT_RUNS ?? 0) || 0)
+  const seed = env.HANDOFFKIT_SEED
+  const replay = env.HANDOFFKIT_REPLAY
+  return {
+    timeout: options?.timeout ?? 60_000,
+    arbitrary: {
+      runs,
+      ...(seed !== undefined && seed !== "" ? { seed } : {}),
+      ...(replay !== undefined && replay !== "" ? { replay } : {})
+    }
+  }
+}

@@ -458,6 +458,231 @@ export const noOrphanFibers = (events: Events): ReadonlyArray<Violation> => {
 }
 
 /**
+ * Every copy a broker publishes to a subscriber has exactly one fate: taken once (a `select` that fired
+ * `receive` on the subscription's mailbox), or dead-lettered once; and every publish gives each of its
+ * subscribers a copy.
+ *
+ * **When to use**
+ *
+ * On traces of topologies with a `Broker` whose subscribers take from their subscription with
+ * `Select.receive` (which traces the take). It is not part of `all`: a subscriber that takes with
+ * `Mailbox.take` leaves no trace of its takes, and its copies would look lost.
+ *
+ * **Details**
+ *
+ * The events of one message id at one subscriber (its address is the events' `actor`) are read in `seq`
+ * order. A copy is queued (`broker.deliver`) and then taken or dead-lettered (closed at unsubscribe, or evicted
+ * by `drop-oldest`, traced `broker.overflow` then `dead-letter`); or refused at publish (`broker.overflow` then
+ * `dead-letter`, or a `dead-letter` alone when the queue was closed). A queued copy with no fate is lost; a
+ * second fate is a duplicate; a take of a copy that was never queued is reported too. A `broker.publish` whose
+ * `data.subscribers` differs from the number of subscribers that got a copy is reported.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Invariants } from "@handoffkit/testing"
+ *
+ * const violations = Invariants.brokerCopies([
+ *   { seq: 1, ts: 0, kind: "broker.publish", actor: "external", messageId: "m-1", data: { subscribers: 2 } },
+ *   { seq: 2, ts: 0, kind: "broker.deliver", actor: "s1", messageId: "m-1" },
+ *   { seq: 3, ts: 0, kind: "broker.deliver", actor: "s2", messageId: "m-1" },
+ *   { seq: 4, ts: 0, kind: "select", actor: "s1", messageId: "m-1", data: { fired: "receive" } }
+ * ])
+ * console.log(violations.map((v) => v.events)) // [[3]]
+ * ```
+ *
+ * @category checks
+ * @since 0.1.0
+ */
+export const brokerCopies = (events: Events): ReadonlyArray<Violation> => {
+  const invariant = "brokerCopies"
+  const violations: Array<Violation> = []
+  const publishes = new Map<string, Tracer.Event>()
+  for (const event of events) {
+    if (event.kind === "broker.publish" && event.messageId !== undefined)
+      publishes.set(event.messageId, event)
+  }
+  const copies = new Map<string, Array<Tracer.Event>>()
+  for (const event of events) {
+    if (event.messageId === undefined || !publishes.has(event.messageId)) continue
+    const relevant =
+      event.kind === "broker.deliver" ||
+      event.kind === "broker.overflow" ||
+      event.kind === "dead-letter" ||
+      (event.kind === "select" && event.data?.fired === "receive")
+    if (!relevant) continue
+    const key = `${event.messageId}\u0000${event.actor}`
+    const list = copies.get(key)
+    if (list === undefined) copies.set(key, [event])
+    else list.push(event)
+  }
+  const copiesOf = new Map<string, number>()
+  for (const list of copies.values()) {
+    const [first, ...rest] = list
+    const copy = `copy of ${first.messageId} at ${first.actor}`
+    if (first.kind === "select") {
+      violations.push({
+        invariant,
+        message: `${copy} was taken at seq ${first.seq} but never queued`,
+        events: [first.seq]
+      })
+      continue
+    }
+    copiesOf.set(first.messageId!, (copiesOf.get(first.messageId!) ?? 0) + 1)
+    // A queued copy may be evicted: `broker.overflow` marks it, its `dead-letter` is the fate.
+    const fates = first.kind === "broker.deliver" ? rest.filter((e) => e.kind !== "broker.overflow") : rest
+    if (first.kind === "dead-letter") {
+      for (const extra of rest) {
+        violations.push({
+          invariant,
+          message: `${copy} was dead-lettered at seq ${first.seq}, then has a ${extra.kind} at seq ${extra.seq}`,
+          events: [first.seq, extra.seq]
+        })
+      }
+      continue
+    }
+    if (fates.length === 0) {
+      violations.push({
+        invariant,
+        message:
+          first.kind === "broker.deliver"
+            ? `${copy} was queued at seq ${first.seq} and never taken nor dead-lettered`
+            : `${copy} overflowed at seq ${first.seq} and was never dead-lettered`,
+        events: [first.seq]
+      })
+      continue
+    }
+    if (first.kind === "broker.overflow" && fates[0].kind !== "dead-letter") {
+      violations.push({
+        invariant,
+        message: `${copy} was refused at seq ${first.seq}, yet taken at seq ${fates[0].seq}`,
+        events: [first.seq, fates[0].seq]
+      })
+    }
+    for (const extra of fates.slice(1)) {
+      violations.push({
+        invariant,
+        message: `${copy} has a second fate: ${extra.kind} at seq ${extra.seq} after ${fates[0].kind} at seq ${fates[0].seq}`,
+        events: [fates[0].seq, extra.seq]
+      })
+    }
+  }
+  for (const [messageId, publish] of publishes) {
+    const expected = publish.data?.subscribers
+    const got = copiesOf.get(messageId) ?? 0
+    if (typeof expected === "number" && got !== expected) {
+      violations.push({
+        invariant,
+        message: `message ${messageId} was published at seq ${publish.seq} to ${expected} subscriber(s), but ${got} got a copy`,
+        events: [publish.seq]
+      })
+    }
+  }
+  return violations.sort((a, b) => a.events[0] - b.events[0])
+}
+
+/**
+ * Each round of a join or a quorum takes at most one part per sender, ends once (completed or expired), and
+ * ends with exactly the parts it accepted.
+ *
+ * **When to use**
+ *
+ * On traces of a `Join` (`Join.make`, `Join.actor`) or of `Quorum.collect`. It is not part of `all`: it
+ * tells rounds apart by correlation id only, so two joins of one trace must not share round ids.
+ *
+ * **Details**
+ *
+ * Per correlation id, in `seq` order: an accepted `join.part` (no `data.rejected`, no `data.ignored`) opens a
+ * round if none is open, and a second accepted part from the same sender (`actor`) in one round is reported.
+ * `join.complete` (`data.parts`) and a successful `quorum.complete` (`data.successes`) end the round, as do
+ * `join.expire` (`data.received`) and a failed `quorum.complete`; the count they carry must equal the parts
+ * accepted since the round opened. An end when no round is open is reported as a round ending twice, unless it
+ * ends an empty round (awaited, or a quorum of 0).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Invariants } from "@handoffkit/testing"
+ *
+ * const violations = Invariants.joinRounds([
+ *   { seq: 1, ts: 0, kind: "join.part", actor: "alice", correlationId: "r-1", data: { received: 1 } },
+ *   { seq: 2, ts: 0, kind: "join.part", actor: "alice", correlationId: "r-1", data: { received: 2 } },
+ *   { seq: 3, ts: 0, kind: "join.complete", actor: "review", correlationId: "r-1", data: { parts: 2 } }
+ * ])
+ * console.log(violations.map((v) => v.events)) // [[1, 2]]
+ * ```
+ *
+ * @category checks
+ * @since 0.1.0
+ */
+export const joinRounds = (events: Events): ReadonlyArray<Violation> => {
+  const invariant = "joinRounds"
+  const violations: Array<Violation> = []
+  const open = new Map<string, { readonly senders: Map<string, number>; readonly seqs: Array<number> }>()
+  const lastEnd = new Map<string, number>()
+  const end = (event: Tracer.Event, id: string, count: unknown, how: string) => {
+    const round = open.get(id)
+    open.delete(id)
+    if (round === undefined) {
+      if (count === 0) return
+      const previous = lastEnd.get(id)
+      violations.push({
+        invariant,
+        message:
+          previous === undefined
+            ? `round ${id} ${how} at seq ${event.seq} with ${String(count)} part(s), but none was accepted`
+            : `round ${id} ${how} again at seq ${event.seq}: it already ended at seq ${previous}`,
+        events: previous === undefined ? [event.seq] : [previous, event.seq]
+      })
+    } else if (count !== round.seqs.length) {
+      violations.push({
+        invariant,
+        message: `round ${id} ${how} at seq ${event.seq} with ${String(count)} part(s), but ${round.seqs.length} were accepted`,
+        events: [...round.seqs, event.seq]
+      })
+    }
+    lastEnd.set(id, event.seq)
+  }
+  for (const event of events) {
+    const id = event.correlationId
+    if (id === undefined) continue
+    switch (event.kind) {
+      case "join.part": {
+        if (event.data?.rejected !== undefined || event.data?.ignored !== undefined) break
+        let round = open.get(id)
+        if (round === undefined) {
+          round = { senders: new Map(), seqs: [] }
+          open.set(id, round)
+        }
+        const earlier = round.senders.get(event.actor)
+        if (earlier !== undefined) {
+          violations.push({
+            invariant,
+            message: `round ${id} accepted a second part from ${event.actor} at seq ${event.seq} (the first at seq ${earlier})`,
+            events: [earlier, event.seq]
+          })
+        }
+        round.senders.set(event.actor, event.seq)
+        round.seqs.push(event.seq)
+        break
+      }
+      case "join.complete":
+        end(event, id, event.data?.parts, "completed")
+        break
+      case "join.expire":
+        end(event, id, event.data?.received, "expired")
+        break
+      case "quorum.complete":
+        end(event, id, event.data?.successes, event.data?.ok === true ? "completed" : "failed")
+        break
+      default:
+        break
+    }
+  }
+  return violations.sort((a, b) => a.events[0] - b.events[0])
+}
+
+/**
  * Runs every check: `seqIncreases`, `noLossNoDuplicate`, `causalConsistency`, `oneOwnerPerTask`,
  * `noOrphanFibers`, and `budgetRespected` when `options.budgets` is given.
  *
@@ -481,6 +706,7 @@ export const noOrphanFibers = (events: Events): ReadonlyArray<Violation> => {
  * console.log(violations.map((v) => v.invariant)) // ["noLossNoDuplicate", "noOrphanFibers"]
  * ```
  *
+ * @see brokerCopies and joinRounds, which are not part of `all`
  * @category checks
  * @since 0.1.0
  */

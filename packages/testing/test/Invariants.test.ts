@@ -1,12 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Actor, Handoff, Tracer } from "@handoffkit/core"
 import { Effect, Exit, Schema } from "effect"
-import { Harness, Invariants } from "../src/index.ts"
-import { propOptions } from "./prop.ts"
+import { Check, Harness, Invariants } from "../src/index.ts"
 
 // Hand-made traces: `seq` is the position (from 1) unless an event says otherwise.
 const trace = (...events: ReadonlyArray<Omit<Tracer.Event, "seq" | "ts"> & { readonly seq?: number }>) =>
   events.map((event, i): Tracer.Event => Object.assign({ ts: 0 }, event, { seq: event.seq ?? i + 1 }))
+
+const publish = (messageId: string, subscribers: number) =>
+  ({ kind: "broker.publish", actor: "external", messageId, data: { subscribers } }) as const
+
+const part = (actor: string, round: string, data: Record<string, string | number> = { received: 1 }) =>
+  ({ kind: "join.part", actor, correlationId: round, data }) as const
 
 const names = (violations: ReadonlyArray<Invariants.Violation>) => violations.map((v) => v.invariant)
 
@@ -179,6 +184,97 @@ describe("Invariants", () => {
         Invariants.noOrphanFibers(events).map((v) => v.events),
         [[1], [4]]
       )
+    })
+  })
+
+  describe("brokerCopies", () => {
+    it("accepts each fate: taken, closed, evicted by drop-oldest, refused when full, refused when closed", () => {
+      const events = trace(
+        publish("m-1", 2),
+        { kind: "broker.deliver", actor: "s1", messageId: "m-1" },
+        { kind: "broker.deliver", actor: "s2", messageId: "m-1" },
+        { kind: "select", actor: "s1", messageId: "m-1", data: { fired: "receive" } },
+        publish("m-2", 2),
+        // s2 is full with drop-oldest: m-1 is evicted, m-2 queued; s1 is full and refuses m-2
+        { kind: "broker.overflow", actor: "s2", messageId: "m-1" },
+        { kind: "dead-letter", actor: "s2", messageId: "m-1", data: { reason: "overflow" } },
+        { kind: "broker.deliver", actor: "s2", messageId: "m-2" },
+        { kind: "broker.overflow", actor: "s1", messageId: "m-2" },
+        { kind: "dead-letter", actor: "s1", messageId: "m-2", data: { reason: "overflow" } },
+        publish("m-3", 1),
+        { kind: "dead-letter", actor: "s1", messageId: "m-3", data: { reason: "closed" } },
+        { kind: "dead-letter", actor: "s2", messageId: "m-2", data: { reason: "closed" } },
+        // a message nobody published is not this check's business
+        { kind: "select", actor: "box", messageId: "x-1", data: { fired: "receive" } }
+      )
+      assert.deepStrictEqual(Invariants.brokerCopies(events), [])
+    })
+
+    it("reports a lost copy, a copy taken twice, a refused copy taken, and a subscriber without its copy", () => {
+      const events = trace(
+        publish("m-1", 3),
+        { kind: "broker.deliver", actor: "s1", messageId: "m-1" },
+        { kind: "broker.deliver", actor: "s2", messageId: "m-1" },
+        { kind: "select", actor: "s2", messageId: "m-1", data: { fired: "receive" } },
+        { kind: "select", actor: "s2", messageId: "m-1", data: { fired: "receive" } },
+        publish("m-2", 1),
+        { kind: "broker.overflow", actor: "s1", messageId: "m-2" },
+        { kind: "select", actor: "s1", messageId: "m-2", data: { fired: "receive" } }
+      )
+      const violations = Invariants.brokerCopies(events)
+      assert.deepStrictEqual(
+        violations.map((v) => v.events),
+        [[1], [2], [4, 5], [7, 8]]
+      )
+      assert.include(violations[0].message, "to 3 subscriber(s), but 2 got a copy")
+      assert.include(violations[1].message, "never taken nor dead-lettered")
+      assert.include(violations[2].message, "second fate")
+      assert.include(violations[3].message, "refused at seq 7, yet taken")
+    })
+  })
+
+  describe("joinRounds", () => {
+    it("accepts rounds that complete, expire, are reopened once forgotten, and ignore refused parts", () => {
+      const events = trace(
+        part("a", "r-1"),
+        part("a", "r-1", { rejected: "DuplicatePart" }),
+        part("b", "r-1"),
+        { kind: "join.complete", actor: "join", correlationId: "r-1", data: { parts: 2 } },
+        part("c", "r-1", { rejected: "RoundClosed" }),
+        part("a", "r-2"),
+        { kind: "join.expire", actor: "join", correlationId: "r-2", data: { received: 1 } },
+        // an awaited round expires empty; a quorum of 0 completes empty
+        { kind: "join.expire", actor: "join", correlationId: "r-3", data: { received: 0 } },
+        { kind: "quorum.complete", actor: "inbox", correlationId: "v", data: { ok: true, successes: 0 } },
+        // r-1 forgotten: a new round of the same id
+        part("a", "r-1"),
+        part("x", "r-1", { ignored: "duplicate" }),
+        { kind: "quorum.complete", actor: "inbox", correlationId: "r-1", data: { ok: false, successes: 1 } }
+      )
+      assert.deepStrictEqual(Invariants.joinRounds(events), [])
+    })
+
+    it("reports two parts from one sender, a wrong count, and a round that ends twice", () => {
+      const events = trace(
+        part("a", "r-1"),
+        part("a", "r-1"),
+        { kind: "join.complete", actor: "join", correlationId: "r-1", data: { parts: 2 } },
+        part("b", "r-2"),
+        { kind: "join.complete", actor: "join", correlationId: "r-2", data: { parts: 2 } },
+        { kind: "join.expire", actor: "join", correlationId: "r-2", data: { received: 2 } }
+      )
+      const violations = Invariants.joinRounds(events)
+      assert.deepStrictEqual(
+        violations.map((v) => v.events),
+        [
+          [1, 2],
+          [4, 5],
+          [5, 6]
+        ]
+      )
+      assert.include(violations[0].message, "second part from a")
+      assert.include(violations[1].message, "with 2 part(s), but 1 were accepted")
+      assert.include(violations[2].message, "expired again at seq 6")
     })
   })
 
@@ -358,7 +454,7 @@ describe("Harness property", () => {
           (e) => e.kind === "exit" && e.data?.outcome === "failed"
         ).length
       }),
-    propOptions()
+    Check.propOptions()
   )
 
   it("the random topologies exercised dead letters, handoffs and crashes", () => {
