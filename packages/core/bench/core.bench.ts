@@ -158,7 +158,9 @@ export const benchmarks = [
     baseline: "core.mailbox.throughput (tracing off)",
     measure: () => tracedMemoryThroughput(N),
     baselineMeasure: () => mailboxThroughput(N),
-    expect: { ratioAtLeast: 0.7 }
+    expect: { ratioAtLeast: 0.7 },
+    // GC timing makes single rounds of a tracing run swing widely on a shared machine: more rounds, same median.
+    rounds: 9
   },
   {
     name: "core.trace.jsonl",
@@ -166,7 +168,9 @@ export const benchmarks = [
     baseline: "core.mailbox.throughput (tracing off)",
     measure: () => tracedJsonlThroughput(N),
     baselineMeasure: () => mailboxThroughput(N),
-    expect: { ratioAtLeast: 0.3 }
+    expect: { ratioAtLeast: 0.3 },
+    // GC timing makes single rounds of a tracing run swing widely on a shared machine: more rounds, same median.
+    rounds: 9
   },
   {
     name: "core.select4.throughput",

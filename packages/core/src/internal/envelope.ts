@@ -14,6 +14,17 @@ let counter = 0
 /** @internal */
 export const nextId = (): string => `${prefix}-${(counter++).toString(36)}`
 
+/** The id the counter value `n` stands for. @internal */
+export const idOf = (n: number): string => `${prefix}-${n.toString(36)}`
+
+/**
+ * Where an envelope whose id the runtime made keeps the counter behind it: a trace can keep that small integer
+ * instead of the id string (a retained string costs far more than an integer in an array) and rebuild the
+ * id with `idOf` when it is read. A symbol key, so it is not an enumerable field of the envelope.
+ * @internal
+ */
+export const CounterId: unique symbol = Symbol.for("handoffkit/Envelope/counter") as any
+
 const EnvelopeProto = { [TypeId]: TypeId }
 
 /**
@@ -28,10 +39,14 @@ export const make = <A>(
   causationId: string | undefined,
   correlationId: string | undefined,
   replyTo: Address | undefined = undefined,
-  id: string = nextId()
+  id?: string
 ): Envelope<A> => {
   const self = Object.create(EnvelopeProto)
-  self.id = id
+  if (id === undefined) {
+    const n = counter++
+    self.id = idOf(n)
+    self[CounterId] = n
+  } else self.id = id
   self.from = from
   self.to = to
   self.correlationId = correlationId

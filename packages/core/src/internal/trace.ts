@@ -278,7 +278,7 @@ export const tracedSink = (
 //   the rows with the same four (the last two heads are reused: a handler's sends, or a stream of receives,
 //   share theirs); with correlationId and data when either is set, a head of its own. For an event that came
 //   through `emit`, the `Event` itself.
-// - its messageId (the envelope's string, kept, never copied);
+// - its messageId: the counter behind a runtime-made id (a small integer), else the envelope's string;
 // - its `ts`, as a small integer offset from the chunk's first `ts` (unboxed), or boxed in a one-element array
 //   when that would not give it back exactly (a fraction, 0 or -0, NaN, a clock jump).
 // `seq` is not stored: a memory tracer writes every event it numbers here, in order, so an event's `seq` is
@@ -388,11 +388,14 @@ export const memory = (
     const slot = c.rows++ * SLOTS
     const refs = c.refs
     refs[slot] = head
-    refs[slot + 1] = env.id
+    // The counter behind a runtime-made id (a small integer) rather than the id string: see `CounterId`.
+    refs[slot + 1] = (env as { readonly [envelope.CounterId]?: number })[envelope.CounterId] ?? env.id
     // Unboxed when the offset gives `ts` back exactly (never for 0: `base + offset` would lose a -0).
     const offset = at - c.base
     refs[slot + 2] = offset === (offset | 0) && c.base + offset === at && at !== 0 ? offset : [at]
   }
+
+  const idAt = (ref: unknown): string => (typeof ref === "number" ? envelope.idOf(ref) : (ref as string))
 
   const build = (c: Chunk): void => {
     const refs = c.refs
@@ -411,7 +414,7 @@ export const memory = (
           head.kind,
           head.actor,
           head.peer,
-          refs[slot + 1] as string,
+          idAt(refs[slot + 1]),
           head.causationId,
           head.correlationId,
           head.data
