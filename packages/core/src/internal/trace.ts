@@ -302,6 +302,9 @@ interface Chunk {
   rows: number
 }
 
+// A row's messageId slot back as the id: see `message`.
+const idAt = (ref: unknown): string => (typeof ref === "number" ? envelope.idOf(ref) : (ref as string))
+
 const makeChunk = (): Chunk => ({
   // A chunk of holes, filled row by row: `Array.from({ length })` would first write every slot.
   // oxlint-disable-next-line unicorn/no-new-array
@@ -394,8 +397,6 @@ export const memory = (
     const offset = at - c.base
     refs[slot + 2] = offset === (offset | 0) && c.base + offset === at && at !== 0 ? offset : [at]
   }
-
-  const idAt = (ref: unknown): string => (typeof ref === "number" ? envelope.idOf(ref) : (ref as string))
 
   const build = (c: Chunk): void => {
     const refs = c.refs
