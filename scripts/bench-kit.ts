@@ -31,7 +31,7 @@ const aggregators = {
 /**
  * Builds a runnable benchmark from a spec. Both sides get `warmup` unreported runs, then `rounds` measured
  * runs each, in the order A B B A A B ... (alternating which side goes first cancels linear drift as well
- * as noise); each side is reduced with `aggregate` (median by default).
+ * as noise), each from a collected heap; each side is reduced with `aggregate` (median by default).
  */
 export const bench = (spec: BenchSpec): Benchmark => {
   if (spec.baseline !== undefined && spec.baselineMeasure === undefined) {
@@ -41,8 +41,16 @@ export const bench = (spec: BenchSpec): Benchmark => {
   const warmup = spec.warmup ?? 1
   const reduce = aggregators[spec.aggregate ?? "median"]
   const run = async (): Promise<Measurement> => {
-    const subject = spec.measure
-    const baseline = spec.baselineMeasure
+    // Every run starts from a collected heap (`npm run bench` passes --expose-gc), so neither side pays for
+    // the garbage the run before it left: a traced run leaves hundreds of thousands of events behind.
+    const clean =
+      <A>(measure: () => Promise<A>) =>
+      (): Promise<A> => {
+        ;(globalThis as { gc?: () => void }).gc?.()
+        return measure()
+      }
+    const subject = clean(spec.measure)
+    const baseline = spec.baselineMeasure === undefined ? undefined : clean(spec.baselineMeasure)
     for (let i = 0; i < warmup; i++) {
       await subject()
       if (baseline) await baseline()
