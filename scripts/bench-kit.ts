@@ -33,6 +33,15 @@ const aggregators = {
  * runs each, in the order A B B A A B ... (alternating which side goes first cancels linear drift as well
  * as noise), each from a collected heap; each side is reduced with `aggregate` (median by default).
  */
+// Every run starts from a collected heap (`npm run bench` passes --expose-gc), so neither side pays for the
+// garbage the run before it left: a traced run leaves hundreds of thousands of events behind.
+const clean =
+  <A>(measure: () => Promise<A>) =>
+  (): Promise<A> => {
+    ;(globalThis as { gc?: () => void }).gc?.()
+    return measure()
+  }
+
 export const bench = (spec: BenchSpec): Benchmark => {
   if (spec.baseline !== undefined && spec.baselineMeasure === undefined) {
     throw new Error(`bench ${spec.name}: "baseline" is set but "baselineMeasure" is missing`)
@@ -41,14 +50,6 @@ export const bench = (spec: BenchSpec): Benchmark => {
   const warmup = spec.warmup ?? 1
   const reduce = aggregators[spec.aggregate ?? "median"]
   const run = async (): Promise<Measurement> => {
-    // Every run starts from a collected heap (`npm run bench` passes --expose-gc), so neither side pays for
-    // the garbage the run before it left: a traced run leaves hundreds of thousands of events behind.
-    const clean =
-      <A>(measure: () => Promise<A>) =>
-      (): Promise<A> => {
-        ;(globalThis as { gc?: () => void }).gc?.()
-        return measure()
-      }
     const subject = clean(spec.measure)
     const baseline = spec.baselineMeasure === undefined ? undefined : clean(spec.baselineMeasure)
     for (let i = 0; i < warmup; i++) {
