@@ -55,22 +55,25 @@ describe("Quorum.firstK", () => {
         const started = new Set<number>()
         const finished: Array<{ readonly id: number; readonly ok: boolean }> = []
         const interrupted = new Set<number>()
+        // An effect's fate is read from its exit, which is what firstK sees: under forced yields an effect can
+        // reach its last step and still be interrupted before it exits, and then it did not finish.
         const effects = specs.map((spec, id) =>
           Effect.gen(function* () {
             started.add(id)
             if (spec.delay > 0) yield* Effect.sleep(Duration.seconds(spec.delay))
             if (spec.outcome === "hang") return yield* Effect.never
-            if (spec.outcome === "succeed") {
-              return yield* Effect.sync(() => {
-                finished.push({ id, ok: true })
-                return id
-              })
-            }
-            finished.push({ id, ok: false })
+            if (spec.outcome === "succeed") return id
             return yield* spec.outcome === "fail"
               ? Effect.fail(new Boom({ id }))
               : Effect.die(new Error(`defect ${id}`))
-          }).pipe(Effect.onInterrupt(() => Effect.sync(() => void interrupted.add(id))))
+          }).pipe(
+            Effect.onExit((exit) =>
+              Effect.sync(() => {
+                if (Exit.hasInterrupts(exit)) interrupted.add(id)
+                else finished.push({ id, ok: Exit.isSuccess(exit) })
+              })
+            )
+          )
         )
         // The fates are read the moment firstK returns, before the fiber that ran it ends (a fiber's end
         // interrupts its children too, which would hide losers that firstK left running).
