@@ -571,6 +571,8 @@ const toUsage = (usage: typeof TurnUsage.Type): Usage => ({
  *   `turn.completed` the reported tokens (`tokensIn`, `tokensOut`). Whatever happens next (success, failure,
  *   interrupt), the rest of the reservation is refunded: the reservation is never left open. A codex that
  *   could not start charges nothing.
+ * - When the budget has a time limit, the run is stopped as if interrupted when it passes, and fails with
+ *   `BudgetExceeded` (dimension `"time"`).
  * - Interrupting the run sends SIGTERM to codex's process group and to every process codex started (its
  *   commands run in sessions of their own), then SIGKILL after `killGrace`; the interrupt completes only once
  *   codex has exited and none of its processes runs any more (what codex had not reaped yet is left for pid 1
@@ -611,13 +613,30 @@ export const run: (options: Options) => Effect.Effect<RunResult, CodexError | Bu
     const budget = options.budget
     if (budget === undefined) return yield* Effect.scoped(execute(options, tracer, undefined))
     return yield* Budget.withReservation(budget, { calls: 1, ...options.reserve }, (reservation) =>
-      Effect.map(Effect.scoped(execute(options, tracer, reservation)), (result) => [result, {}] as const)
+      Effect.map(
+        Effect.raceFirst(Effect.scoped(execute(options, tracer, reservation)), timeLimit(budget)),
+        (result) => [result, {}] as const
+      )
     ).pipe(
       // Everything is charged with `commitPartial` as it is reported; the final commit is empty and cannot
       // overrun.
       Effect.catchTag("BudgetOverrun", (overrun) => Effect.die(overrun))
     )
   })
+
+// Fails when the budget's time limit passes: raced with the run, it interrupts codex (and kills what it
+// started) at the deadline. Other limits need no race: codex's spending is known only when its turn ends.
+const timeLimit = (budget: Budget.Budget): Effect.Effect<never, Budget.BudgetExceeded> =>
+  Effect.flatMap(Budget.snapshot(budget), ({ timeRemaining }) =>
+    Number.isFinite(timeRemaining)
+      ? Effect.andThen(
+          Effect.sleep(timeRemaining),
+          Effect.fail(
+            new Budget.BudgetExceeded({ dimension: "time", reason: "exhausted", requested: 0, remaining: 0 })
+          )
+        )
+      : Effect.never
+  )
 
 const execute = (
   options: Options,

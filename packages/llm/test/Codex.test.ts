@@ -274,6 +274,40 @@ describe("Codex", () => {
   )
 
   it.live(
+    "a budget's time limit stops a run in progress: BudgetExceeded for time, and nothing of codex left",
+    () =>
+      Effect.gen(function* () {
+        const { tracer, toolCalled } = yield* watchedTracer
+        const directory = yield* tempDirectory
+        const server = yield* ScriptedServer.make([
+          Turn.toolCall("exec_command", { cmd: "sleep 30" }),
+          Turn.text("too late")
+        ])
+        const budget = yield* Budget.make({ calls: 5, time: "3 seconds" })
+        const fiber = yield* Codex.run({
+          prompt: "wait a while",
+          directory,
+          baseUrl: server.url,
+          budget
+        }).pipe(Effect.provideService(Tracer.CurrentTracer, tracer), Effect.forkChild)
+        yield* Deferred.await(toolCalled).pipe(Effect.timeout("10 seconds"))
+        const codex = processes().find((proc) => proc.ppid === process.pid && proc.argv.includes(directory))
+        assert.isDefined(codex, "the codex process, a child of this process")
+        const error = yield* Fiber.join(fiber).pipe(Effect.flip, Effect.timeout("10 seconds"))
+        assert.strictEqual(error._tag, "BudgetExceeded")
+        assert.strictEqual(error._tag === "BudgetExceeded" ? error.dimension : undefined, "time")
+        assert.deepStrictEqual(running(processes().filter((proc) => proc.cwd === directory)), [])
+        yield* eventually("codex's process group to be empty", () =>
+          groupIsGone(codex!.pgid) ? true : undefined
+        )
+        const after = yield* Budget.snapshot(budget)
+        assert.strictEqual(after.spent.calls, 1)
+        assert.strictEqual(after.reserved.calls, 0)
+      }),
+    15_000
+  )
+
+  it.live(
     "a model error fails the run with a typed CodexError naming the directory and exit code; the key never leaks",
     () =>
       Effect.gen(function* () {
