@@ -133,6 +133,32 @@ const groupIsGone = (pgid: number): boolean => {
 // tests
 // -----------------------------------------------------------------------------
 
+/**
+ * Starts a run whose model has codex run `sleep 30`, and waits until codex is in it: the run's fiber, the
+ * codex process (spawned by this process: on Node 24, bin/codex.js execve's the native binary, same pid) and
+ * its directory.
+ */
+const sleepingRun = (budget: Budget.Budget, reserve?: Budget.Usage) =>
+  Effect.gen(function* () {
+    const { tracer, toolCalled } = yield* watchedTracer
+    const directory = yield* tempDirectory
+    const server = yield* ScriptedServer.make([
+      Turn.toolCall("exec_command", { cmd: "sleep 30" }),
+      Turn.text("too late")
+    ])
+    const fiber = yield* Codex.run({
+      prompt: "wait a while",
+      directory,
+      baseUrl: server.url,
+      budget,
+      ...(reserve === undefined ? {} : { reserve })
+    }).pipe(Effect.provideService(Tracer.CurrentTracer, tracer), Effect.forkChild)
+    yield* Deferred.await(toolCalled).pipe(Effect.timeout("10 seconds"))
+    const codex = processes().find((proc) => proc.ppid === process.pid && proc.argv.includes(directory))
+    assert.isDefined(codex, "the codex process, a child of this process")
+    return { codex: codex!, directory, fiber }
+  })
+
 describe("Codex", () => {
   it.live(
     "runs the command the model asks for, traces codex's events in order and charges the reported usage",
@@ -221,33 +247,16 @@ describe("Codex", () => {
     "interrupting a run kills codex and the command it is running, and settles the reservation",
     () =>
       Effect.gen(function* () {
-        const { tracer, toolCalled } = yield* watchedTracer
-        const directory = yield* tempDirectory
-        const server = yield* ScriptedServer.make([
-          Turn.toolCall("exec_command", { cmd: "sleep 30" }),
-          Turn.text("too late")
-        ])
         const budget = yield* Budget.make({ calls: 5, tokensIn: 100_000 })
-        const fiber = yield* Codex.run({
-          prompt: "wait a while",
-          directory,
-          baseUrl: server.url,
-          budget,
-          reserve: { tokensIn: 5_000 }
-        }).pipe(Effect.provideService(Tracer.CurrentTracer, tracer), Effect.forkChild)
-
-        yield* Deferred.await(toolCalled).pipe(Effect.timeout("10 seconds"))
-        // Spawned by this process (on Node 24, bin/codex.js execve's the native binary: same pid).
-        const codex = processes().find((proc) => proc.ppid === process.pid && proc.argv.includes(directory))
-        assert.isDefined(codex, "the codex process, a child of this process")
+        const { codex, directory, fiber } = yield* sleepingRun(budget, { tokensIn: 5_000 })
         const sleep = yield* eventually("the sleep codex runs", () =>
-          treeOf(codex!.pid).find((proc) => proc.argv[0] === "sleep" && proc.argv[1] === "30")
+          treeOf(codex.pid).find((proc) => proc.argv[0] === "sleep" && proc.argv[1] === "30")
         )
         // The command runs in the directory, in a session of its own (codex's sandbox): a kill of codex's
         // process group alone would not reach it.
         assert.strictEqual(sleep.cwd, directory)
-        assert.notStrictEqual(sleep.pgid, codex!.pgid)
-        const tree = treeOf(codex!.pid)
+        assert.notStrictEqual(sleep.pgid, codex.pgid)
+        const tree = treeOf(codex.pid)
         const during = yield* Budget.snapshot(budget)
         assert.deepStrictEqual([during.spent.calls, during.reserved.tokensIn], [1, 5_000])
 
@@ -257,13 +266,13 @@ describe("Codex", () => {
 
         // The interrupt completed only after everything was gone: no process of codex's group, of the tree
         // seen during the run, or in the directory still runs.
-        assert.deepStrictEqual(running(processes().filter((proc) => proc.pgid === codex!.pgid)), [])
-        assert.deepStrictEqual(running([codex!, ...tree]), [])
+        assert.deepStrictEqual(running(processes().filter((proc) => proc.pgid === codex.pgid)), [])
+        assert.deepStrictEqual(running([codex, ...tree]), [])
         assert.deepStrictEqual(running(processes().filter((proc) => proc.cwd === directory)), [])
         // What codex had not reaped yet stays a zombie until pid 1 reaps it (here once a second); after that the
         // group is empty, so nothing of it was left running.
         yield* eventually("codex's process group to be empty", () =>
-          groupIsGone(codex!.pgid) ? true : undefined
+          groupIsGone(codex.pgid) ? true : undefined
         )
         // The call was charged; the tokens held for it were refunded (codex never reported usage).
         const after = yield* Budget.snapshot(budget)
@@ -277,28 +286,14 @@ describe("Codex", () => {
     "a budget's time limit stops a run in progress: BudgetExceeded for time, and nothing of codex left",
     () =>
       Effect.gen(function* () {
-        const { tracer, toolCalled } = yield* watchedTracer
-        const directory = yield* tempDirectory
-        const server = yield* ScriptedServer.make([
-          Turn.toolCall("exec_command", { cmd: "sleep 30" }),
-          Turn.text("too late")
-        ])
         const budget = yield* Budget.make({ calls: 5, time: "3 seconds" })
-        const fiber = yield* Codex.run({
-          prompt: "wait a while",
-          directory,
-          baseUrl: server.url,
-          budget
-        }).pipe(Effect.provideService(Tracer.CurrentTracer, tracer), Effect.forkChild)
-        yield* Deferred.await(toolCalled).pipe(Effect.timeout("10 seconds"))
-        const codex = processes().find((proc) => proc.ppid === process.pid && proc.argv.includes(directory))
-        assert.isDefined(codex, "the codex process, a child of this process")
+        const { codex, directory, fiber } = yield* sleepingRun(budget)
         const error = yield* Fiber.join(fiber).pipe(Effect.flip, Effect.timeout("10 seconds"))
         assert.strictEqual(error._tag, "BudgetExceeded")
         assert.strictEqual(error._tag === "BudgetExceeded" ? error.dimension : undefined, "time")
         assert.deepStrictEqual(running(processes().filter((proc) => proc.cwd === directory)), [])
         yield* eventually("codex's process group to be empty", () =>
-          groupIsGone(codex!.pgid) ? true : undefined
+          groupIsGone(codex.pgid) ? true : undefined
         )
         const after = yield* Budget.snapshot(budget)
         assert.strictEqual(after.spent.calls, 1)
