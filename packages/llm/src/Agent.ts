@@ -20,7 +20,7 @@
  */
 import { Effect, Exit, Schema, Stream } from "effect"
 import { LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
-import { Actor, Budget, DeadLetter, Handoff, Select, Tracer } from "@handoffkit/core"
+import { Actor, Budget, Compactor, Corpus, DeadLetter, Handoff, Select, Tracer } from "@handoffkit/core"
 import type { Address, Envelope } from "@handoffkit/core/Envelope"
 import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
 import type { MailboxInvalid } from "@handoffkit/core/Mailbox"
@@ -297,6 +297,12 @@ export interface Options<R = never> {
   readonly price?: Price | undefined
   /** Mailbox and supervision options of the underlying actor. */
   readonly actor?: Actor.Options | undefined
+  /**
+   * Bounds the context this agent hands over: the thread of notes is compacted (`Compactor.compact`) within
+   * the policy's bound, and everything left out goes to the Corpus, recoverable byte for byte from the
+   * refs. Needs a `Corpus` service. Without it, the whole thread is handed over.
+   */
+  readonly compaction?: Compactor.Policy | undefined
 }
 
 /**
@@ -341,8 +347,6 @@ const HandoffParams = Schema.Struct({
   })
 })
 const SendParams = Schema.Struct({ text: Schema.String.annotate({ description: "The message." }) })
-
-const threadLimit = 16
 
 /**
  * Starts an agent at `address`.
@@ -436,6 +440,29 @@ export const make = <R = never>(
     ]
       .filter((line) => line !== "")
       .join("\n\n")
+    const compaction = options.compaction
+    const corpus = yield* Effect.serviceOption(Corpus.Corpus)
+    if (compaction !== undefined && corpus._tag === "None") {
+      return yield* new AgentInvalid({
+        address,
+        reason: "compaction needs a Corpus service (Corpus.layerMemory, …)"
+      })
+    }
+    // The context handed over with a note: the received one plus the note, compacted when a policy is set
+    // (everything the bound leaves out stays recoverable from the refs).
+    const handOver = (received: Handoff.HandoffContext, note: string) =>
+      compaction === undefined || corpus._tag === "None"
+        ? Effect.succeed<Handoff.HandoffContext>({
+            summary: note,
+            refs: received.refs,
+            thread: [...received.thread, { from: address, text: note }]
+          })
+        : Effect.gen(function* () {
+            const items = yield* Compactor.recover(received)
+            return yield* Compactor.compact([...items, { from: address, text: note }], compaction, {
+              actor: address
+            })
+          }).pipe(Effect.provideService(Corpus.Corpus, corpus.value))
     const maxOutputTokens = options.maxOutputTokens ?? 1024
     const maxSteps = options.maxSteps ?? 8
     const budget = options.budget
@@ -652,12 +679,14 @@ export const make = <R = never>(
                 emitTool("tool.result", call, cause.id, { failure: "no such peer" })
                 continue
               }
+              const context = yield* Effect.result(handOver(handedContext, note))
+              if (context._tag === "Failure") {
+                results.push({ call, result: { error: context.failure.message }, isFailure: true })
+                emitTool("tool.result", call, cause.id, { failure: context.failure._tag })
+                continue
+              }
               const handed = yield* Handoff.sendFrom(ctx, owned, target.value, {
-                context: {
-                  summary: note,
-                  refs: handedContext.refs,
-                  thread: [...handedContext.thread, { from: address, text: note }].slice(-threadLimit)
-                }
+                context: context.success
               }).pipe(Effect.result)
               if (handed._tag === "Failure") {
                 results.push({ call, result: { error: handed.failure.message }, isFailure: true })

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Schema } from "effect"
 import * as EffectTracer from "effect/Tracer"
-import { Actor, Budget, Handoff, Tracer } from "@handoffkit/core"
+import { Actor, Budget, Compactor, Corpus, Handoff, Tracer } from "@handoffkit/core"
 import { Agent, OpenAi, ScriptedServer } from "@handoffkit/llm"
 import { Invariants } from "@handoffkit/testing"
 import { eventually } from "./util.ts"
@@ -123,6 +123,54 @@ describe("Agent", () => {
       )
       const violations = Invariants.all(events, { budgets: { [label]: { tokensOut: 10_000, calls: 10 } } })
       assert.deepStrictEqual(violations, [], JSON.stringify(violations, null, 1))
+    }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+  )
+
+  it.live(
+    "with compaction, each handed-over context stays within its bound and every note is recoverable",
+    () =>
+      Effect.gen(function* () {
+        const notes = {
+          a: "Triage: the upload retries race the request timeout. ".repeat(6),
+          b: "Analysis: the backoff doubles without a cap, so late retries outlive the timeout. ".repeat(5)
+        }
+        const server = yield* ScriptedServer.make(
+          ScriptedServer.byAgent({
+            a: [Turn.toolCall("handoff_to_b", { note: notes.a })],
+            b: [Turn.toolCall("handoff_to_c", { note: notes.b })]
+          })
+        )
+        const maxBytes = 700
+        const received = yield* Deferred.make<Handoff.HandoffContext>()
+        const recovered = yield* Effect.gen(function* () {
+          yield* Actor.make<Handoff.Transfer<Agent.Task>>("c", (m) =>
+            Deferred.succeed(received, m.payload.context)
+          )
+          const compaction = { maxBytes }
+          yield* Agent.make("b", { instructions: "Analyse.", handoffTo: ["c"], compaction })
+          const a = yield* Agent.make("a", { instructions: "Triage.", handoffTo: ["b"], compaction })
+          yield* Handoff.send(yield* Agent.task("uploads fail"), a)
+          const context = yield* Deferred.await(received)
+          assert.isAtMost(Compactor.byteLength(context), maxBytes)
+          assert.isAbove(notes.a.length + notes.b.length, maxBytes, "the notes really exceed the bound")
+          assert.isAbove(context.refs.length, 0, "the older note went to the Corpus")
+          return yield* Compactor.recover(context)
+        }).pipe(Effect.provide([modelLayer(server), Corpus.layerMemory]))
+        assert.deepStrictEqual(recovered, [
+          { from: "a", text: notes.a },
+          { from: "b", text: notes.b }
+        ])
+      }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+  )
+
+  it.effect("compaction without a Corpus is refused when the agent is made", () =>
+    Effect.gen(function* () {
+      const error = yield* Agent.make("x", { instructions: "x", compaction: { maxBytes: 500 } }).pipe(
+        Effect.flip,
+        Effect.provide(OpenAi.layer({ model: "m" }))
+      )
+      assert.strictEqual(error._tag, "AgentInvalid")
+      assert.include(error.message, "Corpus")
     }).pipe(Effect.scoped, Effect.provide(Actor.layer))
   )
 
