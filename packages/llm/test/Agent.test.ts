@@ -230,6 +230,37 @@ describe("Agent", () => {
     }).pipe(Effect.scoped, Effect.provide(Actor.layer))
   )
 
+  it.live("streaming: tool calls and text come through the stream, and usage is charged from its end", () =>
+    Effect.gen(function* () {
+      const server = yield* ScriptedServer.make([
+        Turn.toolCall("clock", {}, { usage: { input_tokens: 20, output_tokens: 3 } }),
+        Turn.text("it is noon", { chunks: 3, usage: { input_tokens: 30, output_tokens: 4 } })
+      ])
+      const budget = yield* Budget.make({ tokensOut: 1000, calls: 5 })
+      const agent = yield* Agent.make("streaming", {
+        instructions: "Tell the time.",
+        stream: true,
+        budget,
+        maxOutputTokens: 50,
+        tools: [
+          Agent.tool("clock", {
+            description: "The time",
+            parameters: Schema.Struct({}),
+            run: () => Effect.succeed("12:00")
+          })
+        ]
+      }).pipe(Effect.provide(modelLayer(server)))
+      const result = yield* Actor.ask(agent, Agent.message("what time is it?"))
+      assert.deepStrictEqual([result.outcome, result.text], ["answered", "it is noon"])
+      assert.deepStrictEqual(result.usage, { calls: 2, tokensIn: 50, tokensOut: 7 })
+      const requests = yield* server.requests
+      assert.isTrue(requests.every((request) => request.stream))
+      assert.include(JSON.stringify(requests[1]!.body), "12:00")
+      const { reserved, spent } = yield* Budget.snapshot(budget)
+      assert.deepStrictEqual([spent.calls, spent.tokensOut, reserved.tokensOut], [2, 7, 0])
+    }).pipe(Effect.scoped, Effect.provide(Actor.layer))
+  )
+
   it.live("bad tool arguments and failing tools go back to the model as errors; the turn goes on", () =>
     Effect.gen(function* () {
       const server = yield* ScriptedServer.make([
