@@ -661,36 +661,38 @@ export const make = <R = never>(
             readonly result: unknown
             readonly isFailure: boolean
           }> = []
+          // A tool call that could not be carried out: the model reads why, the trace says what failed.
+          const refuse = (call: ToolCall, error: string, failure: string) => {
+            results.push({ call, result: { error }, isFailure: true })
+            emitTool("tool.result", call, cause.id, { failure })
+          }
           for (const call of stepResult.toolCalls) {
             emitTool("tool.call", call, cause.id, {})
             const peer = handoffTools.get(call.name)
             if (peer !== undefined) {
               const params = yield* Schema.decodeUnknownEffect(HandoffParams)(call.params).pipe(Effect.option)
               if (params._tag === "None") {
-                results.push({ call, result: { error: "expected { note: string }" }, isFailure: true })
-                emitTool("tool.result", call, cause.id, { failure: "bad arguments" })
+                refuse(call, "expected { note: string }", "bad arguments")
                 continue
               }
               const note = params.value.note
-              const owned = handle ?? (yield* task(goal, { reportTo }))
               const target = yield* Actor.lookup<Handoff.Transfer<Task>>(peer).pipe(Effect.option)
               if (target._tag === "None") {
-                results.push({ call, result: { error: `no agent is at ${peer}` }, isFailure: true })
-                emitTool("tool.result", call, cause.id, { failure: "no such peer" })
+                refuse(call, `no agent is at ${peer}`, "no such peer")
                 continue
               }
               const context = yield* Effect.result(handOver(handedContext, note))
               if (context._tag === "Failure") {
-                results.push({ call, result: { error: context.failure.message }, isFailure: true })
-                emitTool("tool.result", call, cause.id, { failure: context.failure._tag })
+                refuse(call, context.failure.message, context.failure._tag)
                 continue
               }
+              // A message brought no task: the handoff makes one of its text.
+              const owned = handle ?? (yield* task(goal, { reportTo }))
               const handed = yield* Handoff.sendFrom(ctx, owned, target.value, {
                 context: context.success
               }).pipe(Effect.result)
               if (handed._tag === "Failure") {
-                results.push({ call, result: { error: handed.failure.message }, isFailure: true })
-                emitTool("tool.result", call, cause.id, { failure: handed.failure._tag })
+                refuse(call, handed.failure.message, handed.failure._tag)
                 continue
               }
               emitTool("tool.result", call, cause.id, { to: peer })
@@ -700,32 +702,26 @@ export const make = <R = never>(
             if (sendPeer !== undefined) {
               const params = yield* Schema.decodeUnknownEffect(SendParams)(call.params).pipe(Effect.option)
               const target = yield* Actor.lookup<Input>(sendPeer).pipe(Effect.option)
-              const sent =
+              const error =
                 params._tag === "None"
-                  ? { error: "expected { text: string }" }
+                  ? "expected { text: string }"
                   : target._tag === "None"
-                    ? { error: `no agent is at ${sendPeer}` }
+                    ? `no agent is at ${sendPeer}`
                     : yield* ctx.send(target.value, message(params.value.text)).pipe(
-                        Effect.as({ sent: true }),
-                        Effect.catch((error) => Effect.succeed({ error: error.message }))
+                        Effect.as(undefined),
+                        Effect.catch((error) => Effect.succeed(error.message))
                       )
-              results.push({ call, result: sent, isFailure: "error" in sent })
-              emitTool(
-                "tool.result",
-                call,
-                cause.id,
-                "error" in sent ? { failure: sent.error } : { to: sendPeer }
-              )
+              if (error !== undefined) {
+                refuse(call, error, error)
+                continue
+              }
+              results.push({ call, result: { sent: true }, isFailure: false })
+              emitTool("tool.result", call, cause.id, { to: sendPeer })
               continue
             }
             const own = ownTools.get(call.name)
             if (own === undefined) {
-              results.push({
-                call,
-                result: { error: `there is no tool named ${call.name}` },
-                isFailure: true
-              })
-              emitTool("tool.result", call, cause.id, { failure: "no such tool" })
+              refuse(call, `there is no tool named ${call.name}`, "no such tool")
               continue
             }
             const outcome = yield* runTool(call, own)
