@@ -256,10 +256,13 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
               Effect.sync(() => new AbortController()),
               (controller) => Effect.sync(() => controller.abort())
             )
-            const [events, emit] = yield* withRetries("streamText", true, providerOptions.span, (signal) => {
-              signal.addEventListener("abort", () => controller.abort(), { once: true })
-              return client.responses.create({ ...request, stream: true }, { signal: controller.signal })
-            })
+            // An attempt stops when it is interrupted (its own signal) or when the stream ends (the controller).
+            const [events, emit] = yield* withRetries("streamText", true, providerOptions.span, (signal) =>
+              client.responses.create(
+                { ...request, stream: true },
+                { signal: AbortSignal.any([signal, controller.signal]) }
+              )
+            )
             const map = wire.streamMapper()
             let toolCalls = 0
             return Stream.fromAsyncIterable(events, (error) =>
