@@ -60,7 +60,10 @@ export const Kind = Schema.Literals([
   "model.request",
   "model.response",
   "tool.call",
-  "tool.result"
+  "tool.result",
+  "pool.task",
+  "pool.gate",
+  "pool.merge"
 ])
 
 /**
