@@ -26,6 +26,13 @@ export default [
   },
   {
     test: {
+      name: "pool",
+      root: "./packages/pool",
+      include: ["test/**/*.test.ts"]
+    }
+  },
+  {
+    test: {
       name: "examples",
       root: "./examples",
       include: ["*/test/**/*.test.ts"]

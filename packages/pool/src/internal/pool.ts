@@ -1,0 +1,962 @@
+/**
+ * The pool's machinery: a coordinator that owns every task's state, N workers pulling attempts from one queue
+ * mailbox, and the merge train, each a fiber, talking only by messages. The coordinator is the only writer of
+ * task state; the train is the only writer of the base ref. Every step is journaled before it takes effect.
+ * @internal
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Budget, Mailbox, Select, Tracer } from "@handoffkit/core"
+import * as Agents from "../Agents.ts"
+import * as Gate from "../Gate.ts"
+import * as Git from "../Git.ts"
+import { Journal, replay, type Draft, type TaskState } from "../Journal.ts"
+import * as Plan from "../Plan.ts"
+import type * as Task from "../Task.ts"
+import * as Pool from "../Pool.ts"
+import { killStrays } from "./strays.ts"
+import * as Train from "./train.ts"
+
+const defaultIdentity = { name: "HandoffKit", email: "handoffkit@localhost" }
+
+/** An attempt handed to a worker. `start` says where to pick it up (a resumed attempt skips finished steps). */
+interface Job {
+  readonly task: Task.Task
+  readonly attempt: number
+  readonly start: "agent" | "commit" | "gate"
+  readonly from: string | undefined
+  readonly commit: string | undefined
+  readonly conflict: Agents.Conflict | undefined
+}
+
+/** A committed attempt whose gate passed (or was not asked for): what the train stacks. */
+interface Ready {
+  readonly task: Task.Task
+  readonly attempt: number
+  readonly commit: string
+  readonly from: string
+  readonly branch: string
+  readonly worktree: string
+}
+
+type ToCoordinator =
+  | { readonly _tag: "Ready"; readonly ready: Ready }
+  | {
+      readonly _tag: "Ended"
+      readonly task: string
+      readonly outcome: "failed" | "skipped"
+      readonly reason: string
+    }
+  | { readonly _tag: "Merged"; readonly tasks: ReadonlyArray<{ task: string; merge: string }> }
+  | { readonly _tag: "TrainFailed"; readonly task: string; readonly reason: string }
+  | { readonly _tag: "Crashed"; readonly cause: Cause.Cause<unknown> }
+  | {
+      readonly _tag: "Conflict"
+      readonly ready: Ready
+      readonly files: ReadonlyArray<string>
+      readonly theirs: string
+    }
+
+const branchOf = (task: string, attempt: number) => `handoffkit/${task}/${attempt}`
+
+export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
+  const journal = yield* Journal
+  const tracer = yield* Tracer.CurrentTracer
+  const repo = config.repo
+  const baseRef = `refs/heads/${config.base}`
+  const tasks = config.tasks
+  const plan = Plan.make(tasks)
+  const started = Date.now()
+
+  const emit = (event: Pool.Event) => {
+    config.onEvent?.(event)
+    if (tracer.enabled) {
+      const { _tag, ...data } = event
+      tracer.emit({
+        kind: _tag === "Gate" ? "pool.gate" : _tag === "Merged" ? "pool.merge" : "pool.task",
+        actor: "task" in event && typeof event.task === "string" ? `pool/${event.task}` : "pool/train",
+        data: { event: _tag, ...(JSON.parse(JSON.stringify(data)) as Record<string, never>) }
+      })
+    }
+  }
+  const write = (entry: Draft) => journal.append(entry)
+
+  // ---------------------------------------------------------------------------
+  // state: where every task stands, from the journal (a resumed run) or fresh
+  // ---------------------------------------------------------------------------
+
+  const previous = yield* journal.entries
+  const runEntry = previous.find((entry) => entry._tag === "run")
+  if (runEntry !== undefined && runEntry._tag === "run") {
+    const mine = tasks.map((task) => task.id).toSorted()
+    const theirs = runEntry.tasks.toSorted()
+    if (mine.join("\n") !== theirs.join("\n")) {
+      return yield* Effect.fail(
+        new Pool.PoolError({
+          reason: `the journal ${journal.path ?? "(memory)"} belongs to a run of other tasks (${theirs.join(", ")}); use another root or remove it`
+        })
+      )
+    }
+  }
+  const states = replay(previous)
+  if (previous.length > 0) {
+    // A killed run's agents and gates outlived it (they lead process groups of their own): stop them before
+    // their worktrees are redone.
+    const strays = yield* killStrays(config.root)
+    if (strays.length > 0) {
+      emit({
+        _tag: "Phase",
+        task: "(resume)",
+        attempt: 0,
+        phase: "killed",
+        detail: `${strays.length} processes a killed run left in ${[...new Set(strays.map((s) => s.cwd))].join(", ")}`
+      })
+    }
+  }
+  const baseCommit = yield* Git.revParse(repo, baseRef)
+  if (runEntry === undefined) {
+    yield* write({
+      _tag: "run",
+      base: config.base,
+      baseCommit,
+      tasks: tasks.map((task) => task.id),
+      ...(config.file === undefined ? {} : { file: config.file }),
+      ...(config.options === undefined ? {} : { options: config.options })
+    })
+  }
+  const baseBefore = runEntry?._tag === "run" ? runEntry.baseCommit : baseCommit
+
+  const outcome = new Map<string, Pool.TaskOutcome>()
+  const metrics = {
+    trainGateRuns: 0,
+    taskGateRuns: 0,
+    cachedGates: 0,
+    gateMillis: 0,
+    batches: 0,
+    bisections: 0
+  }
+  const phaseMillis = new Map<string, Record<string, number>>()
+  const addPhase = (task: string, phase: string, millis: number) => {
+    const record = phaseMillis.get(task) ?? {}
+    record[phase] = (record[phase] ?? 0) + millis
+    phaseMillis.set(task, record)
+  }
+  const attempts = new Map<string, number>()
+  const finish = (task: string, result: Omit<Pool.TaskOutcome, "task" | "attempts" | "phases">) => {
+    outcome.set(task, {
+      task,
+      attempts: attempts.get(task) ?? 0,
+      phases: phaseMillis.get(task) ?? {},
+      ...result
+    })
+  }
+  /** Trees whose gate passed: a stack or a rebase that lands on one is not gated again. */
+  const greenTrees = new Set<string>()
+
+  const worktreeOf = (task: string, attempt: number) =>
+    Path.join(config.root, "worktrees", `${task}-${attempt}`)
+  const logDir = (task: string) => Path.join(config.root, "logs", task)
+
+  /** Removes an attempt's worktree; the branch stays (it is deleted only once merged). */
+  const removeWorktree = (path: string) =>
+    Fs.existsSync(path) ? Git.worktreeRemove(repo, path) : Git.worktreePrune(repo)
+
+  /** Deletes a merged attempt's worktree and branch, after checking the merge is in the base. */
+  const cleanup = Effect.fnUntraced(function* (task: string, attempt: number) {
+    yield* removeWorktree(worktreeOf(task, attempt))
+    const branch = branchOf(task, attempt)
+    let deleted = false
+    if (yield* Git.branchExists(repo, branch)) {
+      yield* Git.deleteMergedBranch(repo, branch, baseRef)
+      deleted = true
+    }
+    yield* write({ _tag: "cleaned", task, attempt, branchDeleted: deleted })
+  })
+
+  // Decide, task by task, where a resumed run picks up.
+  const initialJobs: Array<Job> = []
+  const initialReady: Array<Ready> = []
+  const headNow = baseCommit
+  for (const task of tasks) {
+    const state: TaskState | undefined = states.get(task.id)
+    attempts.set(task.id, state?.attempt ?? 0)
+    const job = (start: Job["start"], extra: Partial<Job> = {}): Job => ({
+      task,
+      attempt: state?.attempt ?? 1,
+      start,
+      from: state?.from,
+      commit: state?.commit,
+      conflict: undefined,
+      ...extra
+    })
+    // A task the journal has as committed: its commit, base and branch are all recorded.
+    const ready = (): Ready => ({
+      task,
+      attempt: state!.attempt,
+      commit: state!.commit!,
+      from: state!.from!,
+      branch: state!.branch!,
+      worktree: state!.worktree!
+    })
+    switch (state?.phase ?? "queued") {
+      case "queued":
+        initialJobs.push(
+          job("agent", { attempt: (state?.attempt ?? 0) + 1, from: undefined, commit: undefined })
+        )
+        break
+      case "dispatched":
+      case "agent": {
+        // The agent may have finished, and its work been committed, before the crash: a branch ahead of where
+        // it started holds that work, and it goes on to the gate.
+        const branch = branchOf(task.id, state!.attempt)
+        const tip = (yield* Git.branchExists(repo, branch))
+          ? yield* Git.revParse(repo, `refs/heads/${branch}`)
+          : undefined
+        const worktree = worktreeOf(task.id, state!.attempt)
+        if (tip !== undefined && tip !== state!.from) {
+          initialJobs.push(job("gate", { commit: tip }))
+        } else if (state!.phase === "agent" && tip !== undefined && Fs.existsSync(worktree)) {
+          initialJobs.push(job("commit")) // the agent finished: what it left is committed, not redone
+        } else {
+          // Killed mid-agent: the attempt is redone from the start as the next one. What the killed agent had
+          // written but not committed is not finished work; its worktree and empty branch go.
+          if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
+          else yield* Git.worktreePrune(repo)
+          if (tip !== undefined) yield* Git.deleteMergedBranch(repo, branch, baseRef)
+          initialJobs.push(job("agent", { attempt: state!.attempt + 1, from: undefined, commit: undefined }))
+        }
+        break
+      }
+      case "committed":
+        initialJobs.push(job("gate"))
+        break
+      case "gated":
+        if (state!.passed === true) {
+          initialReady.push(ready())
+        } else {
+          yield* write({
+            _tag: "failed",
+            task: task.id,
+            attempt: state!.attempt,
+            phase: "gate",
+            reason: "tests fail"
+          })
+          finish(task.id, {
+            outcome: "failed",
+            reason: "gate: tests fail",
+            branch: state!.branch,
+            merge: undefined
+          })
+        }
+        break
+      case "merging": {
+        // The compare-and-swap happened at most once: the base holds the merge or it does not.
+        const merged = state!.merge !== undefined && (yield* Git.isAncestor(repo, state!.merge, headNow))
+        if (merged) {
+          yield* cleanup(task.id, state!.attempt)
+          finish(task.id, { outcome: "merged", reason: undefined, branch: undefined, merge: state!.merge })
+        } else {
+          initialReady.push(ready())
+        }
+        break
+      }
+      case "merged":
+        yield* cleanup(task.id, state!.attempt)
+        finish(task.id, { outcome: "merged", reason: undefined, branch: undefined, merge: state!.merge })
+        break
+      case "cleaned":
+        finish(task.id, { outcome: "merged", reason: undefined, branch: undefined, merge: state!.merge })
+        break
+      case "failed":
+      case "conflicted":
+      case "skipped":
+        finish(task.id, {
+          outcome: state!.phase as "failed" | "conflicted" | "skipped",
+          reason: state!.reason,
+          branch: state!.branch,
+          merge: undefined
+        })
+        break
+    }
+  }
+  emit({
+    _tag: "Planned",
+    tasks: tasks.map((task) => task.id),
+    overlaps: plan.overlaps.map((o) => [o.a, o.b])
+  })
+
+  // ---------------------------------------------------------------------------
+  // gates
+  // ---------------------------------------------------------------------------
+
+  /** Runs a gate, retrying a red result up to `flakyRetries` times before believing it. */
+  const gateWithRetries = Effect.fnUntraced(function* (
+    argv: ReadonlyArray<string>,
+    directory: string,
+    logBase: string
+  ) {
+    let runs = 0
+    let last: Gate.Result | undefined
+    while (runs <= config.flakyRetries) {
+      runs += 1
+      const result = yield* Gate.run({
+        argv,
+        directory,
+        logFile: `${logBase}-${runs}.log`,
+        ...(config.gateTimeout === undefined ? {} : { timeout: config.gateTimeout })
+      })
+      metrics.gateMillis += result.durationMs
+      last = result
+      if (result.passed) break
+    }
+    return {
+      passed: last!.passed,
+      runs,
+      log: last!.logFile,
+      exitCode: last!.exitCode,
+      timedOut: last!.timedOut
+    }
+  })
+
+  // ---------------------------------------------------------------------------
+  // workers: take an attempt from the queue, run it to a gated commit
+  // ---------------------------------------------------------------------------
+
+  const queue = yield* Mailbox.make<Job>({ address: "pool/queue" })
+  const inbox = yield* Mailbox.make<ToCoordinator>({ address: "pool/coordinator" })
+  const trainInbox = yield* Mailbox.make<Ready>({ address: "pool/train" })
+  const tell = (message: ToCoordinator) => Mailbox.offer(inbox, message).pipe(Effect.ignore)
+  /** A worker or the train that breaks (git or the journal failing under it) fails the run, never hangs it. */
+  const crashReported = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    self.pipe(
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : tell({ _tag: "Crashed", cause })
+      )
+    )
+
+  const fail = Effect.fnUntraced(function* (
+    job: Job,
+    phase: string,
+    reason: string,
+    worktree: string,
+    outcome: "failed" | "skipped" = "failed"
+  ) {
+    yield* write(
+      outcome === "failed"
+        ? { _tag: "failed", task: job.task.id, attempt: job.attempt, phase, reason }
+        : { _tag: "skipped", task: job.task.id, reason: `${phase}: ${reason}` }
+    )
+    // Keep the work: whatever the agent left is committed on its branch before the worktree goes.
+    if (Fs.existsSync(worktree)) {
+      yield* Git.commitAll(worktree, {
+        message: `WIP ${job.task.id} (attempt ${job.attempt}): ${phase} failed\n\n${reason}`,
+        author: job.task.author ?? config.author ?? defaultIdentity
+      }).pipe(Effect.ignore)
+      yield* removeWorktree(worktree).pipe(Effect.ignore)
+    }
+    emit({
+      _tag: "Phase",
+      task: job.task.id,
+      attempt: job.attempt,
+      phase: outcome,
+      detail: `${phase}: ${reason}`
+    })
+    yield* tell({ _tag: "Ended", task: job.task.id, outcome, reason: `${phase}: ${reason}` })
+  })
+
+  const agentFor = (task: Task.Task): Agents.Agent | undefined => {
+    const spec = task.agent
+    if (spec === undefined) return config.agent
+    if (typeof spec === "string")
+      return config.agents[spec] ?? (spec === "codex" ? config.codex() : undefined)
+    if (spec.type === "command")
+      return Agents.command(spec.argv, spec.env === undefined ? {} : { env: spec.env })
+    return config.codex({
+      ...(spec.model === undefined ? {} : { model: spec.model }),
+      ...(spec.fast === undefined ? {} : { fast: spec.fast })
+    })
+  }
+
+  const promptOf = (job: Job) => {
+    if (job.conflict === undefined) return job.task.prompt
+    return [
+      job.task.prompt,
+      "",
+      `Your previous attempt (branch ${job.conflict.previousBranch}) no longer merges: these files were changed by work merged meanwhile: ${job.conflict.files.join(", ")}.`,
+      "This worktree starts from the new base, which has that work. Redo the task on top of it. The other side's change:",
+      "",
+      job.conflict.theirs
+    ].join("\n")
+  }
+
+  const work = Effect.fnUntraced(function* (worker: number, job: Job) {
+    const task = job.task
+    const branch = branchOf(task.id, job.attempt)
+    const worktree = worktreeOf(task.id, job.attempt)
+    const author = task.author ?? config.author ?? defaultIdentity
+    attempts.set(task.id, job.attempt)
+    let from = job.from
+    let commit = job.commit
+
+    if (job.start === "agent") {
+      const agent = agentFor(task)
+      if (agent === undefined) {
+        return yield* fail(job, "agent", `no agent named ${JSON.stringify(task.agent)}`, worktree)
+      }
+      if (config.budget !== undefined) {
+        // An agent that charges the budget itself (Codex: its model calls and tokens) is only checked here.
+        const spent = agent.chargesBudget
+          ? Budget.isExhaustedUnsafe(config.budget)
+            ? Effect.fail("exhausted" as const)
+            : Effect.void
+          : Budget.spend(config.budget, { calls: 1 })
+        if ((yield* Effect.result<void, unknown, never>(spent))._tag === "Failure") {
+          yield* write({ _tag: "skipped", task: task.id, reason: "budget spent" })
+          emit({
+            _tag: "Phase",
+            task: task.id,
+            attempt: job.attempt,
+            phase: "skipped",
+            detail: "budget spent"
+          })
+          return yield* tell({ _tag: "Ended", task: task.id, outcome: "skipped", reason: "budget spent" })
+        }
+      }
+      from = yield* Git.revParse(repo, baseRef)
+      yield* write({
+        _tag: "dispatched",
+        task: task.id,
+        attempt: job.attempt,
+        worker,
+        branch,
+        worktree,
+        from
+      })
+      emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "agent" })
+      // A crashed attempt of the same number left these behind: nothing of value (its branch has no commit).
+      if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
+      if (yield* Git.branchExists(repo, branch)) yield* Git.deleteMergedBranch(repo, branch, baseRef)
+      yield* Git.worktreeAdd(repo, { path: worktree, branch, base: from })
+      const t0 = Date.now()
+      const timeout = task.timeout ?? config.timeout
+      const result = yield* agent
+        .run({
+          task,
+          directory: worktree,
+          prompt: promptOf(job),
+          attempt: job.attempt,
+          worker,
+          workerHome: Path.join(config.root, "homes", `worker-${worker}`),
+          logFile: Path.join(logDir(task.id), `agent-${job.attempt}.log`),
+          conflict: job.conflict,
+          budget: config.budget
+        })
+        .pipe(Effect.timeoutOption(timeout), Effect.result)
+      addPhase(task.id, "agent", Date.now() - t0)
+      if (result._tag === "Failure" && result.failure.reason === "budget") {
+        // The budget ran out under it: what it did is kept on its branch, and the task counts as skipped.
+        yield* fail(job, "agent", result.failure.message, worktree, "skipped")
+        return
+      }
+      if (result._tag === "Failure") {
+        return yield* fail(job, "agent", result.failure.message, worktree)
+      }
+      if (Option.isNone(result.success)) {
+        return yield* fail(job, "agent", `timed out after ${Duration.format(timeout)}`, worktree)
+      }
+      yield* write({
+        _tag: "agent",
+        task: task.id,
+        attempt: job.attempt,
+        summary: result.success.value.summary ?? null
+      })
+    }
+
+    if (job.start === "agent" || job.start === "commit") {
+      const t0 = Date.now()
+      const made = yield* Git.commitAll(worktree, { message: task.message, author })
+      if (Option.isNone(made)) {
+        return yield* fail(job, "commit", "the agent changed nothing", worktree)
+      }
+      commit = made.value
+      addPhase(task.id, "commit", Date.now() - t0)
+    }
+    if (from === undefined || commit === undefined) {
+      return yield* fail(job, "resume", "the journal lost the attempt's commit", worktree)
+    }
+    const changed = yield* Git.changedPaths(repo, from, commit)
+    const outside = Plan.outside(task, changed)
+    yield* write({ _tag: "committed", task: task.id, attempt: job.attempt, commit, changed, outside })
+    emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "committed", detail: commit })
+    if (outside.length > 0) {
+      emit({
+        _tag: "Phase",
+        task: task.id,
+        attempt: job.attempt,
+        worker,
+        phase: "outside",
+        detail: outside.join(", ")
+      })
+      if (config.outside === "refuse") {
+        return yield* fail(job, "ownership", `changed paths it does not own: ${outside.join(", ")}`, worktree)
+      }
+    }
+
+    const gateArgv = task.gate ?? config.gate
+    if (config.preflight && gateArgv !== undefined) {
+      emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "gate" })
+      if (!Fs.existsSync(worktree)) yield* Git.worktreeAddExisting(repo, { path: worktree, branch })
+      const t0 = Date.now()
+      const verdict = yield* gateWithRetries(
+        gateArgv,
+        worktree,
+        Path.join(logDir(task.id), `gate-${job.attempt}`)
+      )
+      addPhase(task.id, "gate", Date.now() - t0)
+      metrics.taskGateRuns += verdict.runs
+      const tree = yield* Git.treeOf(repo, commit)
+      yield* write({
+        _tag: "gated",
+        task: task.id,
+        attempt: job.attempt,
+        commit,
+        tree,
+        passed: verdict.passed,
+        runs: verdict.runs,
+        log: verdict.log
+      })
+      emit({
+        _tag: "Gate",
+        scope: "task",
+        task: task.id,
+        passed: verdict.passed,
+        runs: verdict.runs,
+        cached: false,
+        log: verdict.log
+      })
+      if (!verdict.passed) {
+        const how = verdict.timedOut ? "timed out" : `exit ${verdict.exitCode}`
+        return yield* fail(job, "gate", `tests fail (${how}; log ${verdict.log})`, worktree)
+      }
+      if (task.gate === undefined) greenTrees.add(tree)
+    } else {
+      const tree = yield* Git.treeOf(repo, commit)
+      yield* write({
+        _tag: "gated",
+        task: task.id,
+        attempt: job.attempt,
+        commit,
+        tree,
+        passed: true,
+        runs: 0,
+        log: ""
+      })
+    }
+    emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "ready" })
+    yield* tell({ _tag: "Ready", ready: { task, attempt: job.attempt, commit, from, branch, worktree } })
+  })
+
+  const worker = (index: number) =>
+    Effect.gen(function* () {
+      while (true) {
+        const next =
+          config.budget === undefined
+            ? yield* Mailbox.take(queue).pipe(Effect.map(Option.some))
+            : yield* Select.select(
+                Select.budget(config.budget, () => Effect.succeed(Option.none<Job>())),
+                Select.receive(queue, (job: Job) => Effect.succeed(Option.some(job)))
+              )
+        if (Option.isNone(next)) {
+          // The budget is spent: every attempt still queued, or queued later, is skipped, none is started.
+          while (true) {
+            const left = yield* Mailbox.take(queue)
+            yield* write({ _tag: "skipped", task: left.task.id, reason: "budget spent" })
+            emit({
+              _tag: "Phase",
+              task: left.task.id,
+              attempt: left.attempt,
+              phase: "skipped",
+              detail: "budget spent"
+            })
+            yield* tell({ _tag: "Ended", task: left.task.id, outcome: "skipped", reason: "budget spent" })
+          }
+        }
+        const job = next.value
+        const exit = yield* Effect.exit(work(index, job))
+        if (Exit.isFailure(exit)) {
+          if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+          const reason = Cause.pretty(exit.cause).split("\n")[0]
+          yield* write({ _tag: "failed", task: job.task.id, attempt: job.attempt, phase: "pool", reason })
+          yield* tell({ _tag: "Ended", task: job.task.id, outcome: "failed", reason: `pool: ${reason}` })
+        }
+      }
+    }).pipe(
+      Effect.catchTag("MailboxClosed", () => Effect.void),
+      crashReported
+    )
+
+  // ---------------------------------------------------------------------------
+  // the merge train
+  // ---------------------------------------------------------------------------
+
+  const trainTree = Path.join(config.root, "train")
+  let trainTreeReady = false
+  let batchNumber = Math.max(
+    0,
+    ...previous.map((entry) => (entry._tag === "merging" || entry._tag === "merged" ? entry.batch : 0))
+  )
+
+  /** Is the tree of `commit` green? Trees already gated green are not gated again. */
+  const tipIsGreen = Effect.fnUntraced(function* (commit: string, label: string) {
+    if (config.gate === undefined) return true
+    const tree = yield* Git.treeOf(repo, commit)
+    if (greenTrees.has(tree)) {
+      metrics.cachedGates += 1
+      emit({ _tag: "Gate", scope: "train", task: label, passed: true, runs: 0, cached: true, log: "" })
+      return true
+    }
+    if (!trainTreeReady) {
+      if (Fs.existsSync(trainTree)) yield* Git.worktreeRemove(repo, trainTree)
+      yield* Git.worktreeAddDetached(repo, { path: trainTree, commit })
+      trainTreeReady = true
+    } else {
+      yield* Git.checkoutDetached(trainTree, commit)
+    }
+    const verdict = yield* gateWithRetries(
+      config.gate,
+      trainTree,
+      Path.join(config.root, "logs", "train", `batch-${batchNumber}-${commit.slice(0, 12)}`)
+    )
+    metrics.trainGateRuns += verdict.runs
+    emit({
+      _tag: "Gate",
+      scope: "train",
+      task: label,
+      passed: verdict.passed,
+      runs: verdict.runs,
+      cached: false,
+      log: verdict.log
+    })
+    if (verdict.passed) greenTrees.add(tree)
+    return verdict.passed
+  })
+
+  interface Stacked {
+    readonly ready: Ready
+    readonly merge: string
+  }
+
+  /** Moves the base from `old` to the merge of `stack`'s last entry, journaled, then cleans the merged up. */
+  const land = Effect.fnUntraced(function* (old: string, stack: ReadonlyArray<Stacked>) {
+    const next = stack[stack.length - 1].merge
+    const tasksOf = stack.map((s) => ({
+      task: s.ready.task.id,
+      attempt: s.ready.attempt,
+      commit: s.ready.commit,
+      merge: s.merge
+    }))
+    yield* write({ _tag: "merging", batch: batchNumber, old, next, tasks: tasksOf })
+    const moved = yield* Effect.result(Git.updateRef(repo, baseRef, next, old))
+    if (moved._tag === "Failure") {
+      if (moved.failure._tag === "RefMoved") return false
+      return yield* Effect.fail(moved.failure)
+    }
+    yield* write({ _tag: "merged", batch: batchNumber, old, next })
+    // The user's checkout of the base follows, unless they changed a file the merge touches.
+    const checkedOut = yield* Git.currentBranch(repo)
+    if (Option.isSome(checkedOut) && checkedOut.value === config.base) {
+      yield* Git.syncCheckout(repo, old, next).pipe(
+        Effect.catch((error) =>
+          Effect.sync(() =>
+            emit({ _tag: "Phase", task: "(main tree)", attempt: 0, phase: "stale", detail: error.message })
+          )
+        )
+      )
+    }
+    emit({ _tag: "Merged", batch: batchNumber, tasks: tasksOf.map((t) => t.task), old, next })
+    for (const part of tasksOf) yield* cleanup(part.task, part.attempt)
+    yield* tell({ _tag: "Merged", tasks: tasksOf.map((t) => ({ task: t.task, merge: t.merge })) })
+    return true
+  })
+
+  const train = Effect.gen(function* () {
+    const sizing: Train.Sizing = config.serial
+      ? Train.serial
+      : { initial: config.batchInitial, min: 1, max: config.batchMax }
+    let size = sizing.initial
+    const pending: Array<Ready> = [...initialReady]
+    while (true) {
+      if (pending.length === 0) pending.push(yield* Mailbox.take(trainInbox))
+      // Fill the batch: what is already waiting, then, up to the batch wait, what arrives. A select, not a
+      // race of take against a timer, so that no passing branch is ever lost between the two.
+      const deadline = Date.now() + Duration.toMillis(config.batchWait)
+      while (pending.length < size) {
+        const more = yield* Mailbox.poll(trainInbox)
+        if (Option.isSome(more)) {
+          pending.push(more.value)
+          continue
+        }
+        const left = deadline - Date.now()
+        if (left <= 0) break
+        const arrived = yield* Select.select(
+          Select.receive(trainInbox, (ready: Ready) => Effect.succeed(Option.some(ready))),
+          Select.timeout(Duration.millis(left), () => Effect.succeed(Option.none<Ready>()))
+        )
+        if (Option.isNone(arrived)) break
+        pending.push(arrived.value)
+      }
+      const batch = pending.splice(0, size)
+      batchNumber += 1
+      metrics.batches += 1
+      const old = yield* Git.revParse(repo, baseRef)
+      const stack: Array<Stacked> = []
+      const deferred: Array<Ready> = []
+      let tip = old
+      for (const ready of batch) {
+        if (yield* Git.isAncestor(repo, ready.commit, old)) {
+          // Already in the base (a resumed run whose move landed): merging again would be a second merge.
+          yield* cleanup(ready.task.id, ready.attempt)
+          yield* tell({ _tag: "Merged", tasks: [{ task: ready.task.id, merge: ready.commit }] })
+          continue
+        }
+        const merged = yield* Git.mergeTree(repo, tip, ready.commit)
+        if (merged._tag === "Conflict") {
+          const againstBase = tip === old ? merged : yield* Git.mergeTree(repo, old, ready.commit)
+          if (againstBase._tag === "Clean") {
+            deferred.push(ready) // it conflicts with a batch-mate only: try it after them
+            continue
+          }
+          const theirs = yield* Git.diff(repo, ready.from, old, againstBase.paths)
+          emit({
+            _tag: "Phase",
+            task: ready.task.id,
+            attempt: ready.attempt,
+            phase: "conflicted",
+            detail: againstBase.paths.join(", ")
+          })
+          yield* tell({ _tag: "Conflict", ready, files: againstBase.paths, theirs })
+          continue
+        }
+        const merge = yield* Git.commitTree(repo, {
+          tree: merged.tree,
+          parents: [tip, ready.commit],
+          message: `Merge ${ready.task.id}: ${ready.task.title}\n\nhandoffkit-task: ${ready.task.id}\nhandoffkit-attempt: ${ready.attempt}`,
+          author: config.committer ?? defaultIdentity
+        })
+        stack.push({ ready, merge })
+        tip = merge
+      }
+      pending.unshift(...deferred)
+      if (stack.length === 0) continue
+      emit({ _tag: "Batch", batch: batchNumber, tasks: stack.map((s) => s.ready.task.id), tip })
+      if (yield* tipIsGreen(tip, `batch ${batchNumber}`)) {
+        const landed = yield* land(old, stack)
+        if (!landed) pending.unshift(...stack.map((s) => s.ready))
+        size = Train.next(sizing, size, true)
+        continue
+      }
+      // Red: bisect to the first entry whose prefix is red. Before it, the prefix was gated green.
+      metrics.bisections += 1
+      const culprit =
+        stack.length === 1
+          ? 0
+          : yield* Train.firstRed(stack.length, (index) =>
+              index === stack.length - 1
+                ? Effect.succeed(false)
+                : tipIsGreen(stack[index].merge, `batch ${batchNumber} bisect`)
+            )
+      if (culprit > 0) {
+        const landed = yield* land(old, stack.slice(0, culprit))
+        if (!landed) pending.unshift(...stack.slice(0, culprit).map((s) => s.ready))
+      }
+      const blamed = stack[culprit].ready
+      yield* tell({
+        _tag: "TrainFailed",
+        task: blamed.task.id,
+        reason:
+          culprit === 0
+            ? "the tests fail once it is merged into the base"
+            : `the tests fail once it is merged after ${stack
+                .slice(0, culprit)
+                .map((s) => s.ready.task.id)
+                .join(", ")}`
+      })
+      pending.unshift(...stack.slice(culprit + 1).map((s) => s.ready))
+      size = Train.next(sizing, size, false)
+    }
+  }).pipe(
+    Effect.catchTag("MailboxClosed", () => Effect.void),
+    crashReported
+  )
+
+  // ---------------------------------------------------------------------------
+  // the coordinator: dispatch in plan order, follow every task to its end
+  // ---------------------------------------------------------------------------
+
+  const waiting: Array<Job> = [...initialJobs]
+  const running = new Set<string>(initialReady.map((r) => r.task.id))
+  const done = new Set<string>(outcome.keys())
+  const order = new Map(tasks.map((task, index) => [task.id, index]))
+
+  const dispatch = Effect.gen(function* () {
+    if (config.budget !== undefined && Budget.isExhaustedUnsafe(config.budget)) {
+      for (const job of waiting.splice(0)) {
+        yield* write({ _tag: "skipped", task: job.task.id, reason: "budget spent" })
+        emit({
+          _tag: "Phase",
+          task: job.task.id,
+          attempt: job.attempt,
+          phase: "skipped",
+          detail: "budget spent"
+        })
+        finish(job.task.id, {
+          outcome: "skipped",
+          reason: "budget spent",
+          branch: undefined,
+          merge: undefined
+        })
+        done.add(job.task.id)
+      }
+      return
+    }
+    waiting.sort((a, b) => order.get(a.task.id)! - order.get(b.task.id)!)
+    const allowed =
+      config.overlap === "parallel"
+        ? waiting.map((job) => job.task.id)
+        : Plan.ready(
+            plan,
+            { running, done },
+            waiting.map((job) => job.task.id)
+          )
+    for (const id of allowed) {
+      const index = waiting.findIndex((job) => job.task.id === id)
+      const [job] = waiting.splice(index, 1)
+      running.add(id)
+      emit({ _tag: "Phase", task: id, attempt: job.attempt, phase: "queued" })
+      yield* Mailbox.offer(queue, job)
+    }
+  })
+
+  // Forked from this fiber, one by one: a fork inside a concurrent forEach would belong to (and die with) the
+  // forEach's own short-lived fibers.
+  const workers: Array<Fiber.Fiber<void, unknown>> = []
+  for (let index = 0; index < config.workers; index++) workers.push(yield* Effect.forkChild(worker(index)))
+  const trainFiber = yield* Effect.forkChild(train)
+
+  const end = (task: string) => {
+    running.delete(task)
+    done.add(task)
+  }
+
+  yield* dispatch
+  while (done.size < tasks.length) {
+    const message = yield* Mailbox.take(inbox)
+    switch (message._tag) {
+      case "Crashed":
+        return yield* Effect.failCause(message.cause as Cause.Cause<never>)
+      case "Ready":
+        yield* Mailbox.offer(trainInbox, message.ready)
+        break
+      case "Ended":
+        finish(message.task, {
+          outcome: message.outcome,
+          reason: message.reason,
+          branch:
+            message.outcome === "failed"
+              ? branchOf(message.task, attempts.get(message.task) ?? 1)
+              : undefined,
+          merge: undefined
+        })
+        end(message.task)
+        break
+      case "Merged":
+        for (const part of message.tasks) {
+          emit({ _tag: "Phase", task: part.task, attempt: attempts.get(part.task) ?? 1, phase: "merged" })
+          finish(part.task, { outcome: "merged", reason: undefined, branch: undefined, merge: part.merge })
+          end(part.task)
+        }
+        break
+      case "TrainFailed": {
+        const attempt = attempts.get(message.task) ?? 1
+        yield* write({ _tag: "failed", task: message.task, attempt, phase: "train", reason: message.reason })
+        const worktree = worktreeOf(message.task, attempt)
+        if (Fs.existsSync(worktree)) yield* removeWorktree(worktree)
+        emit({
+          _tag: "Phase",
+          task: message.task,
+          attempt,
+          phase: "failed",
+          detail: `train: ${message.reason}`
+        })
+        finish(message.task, {
+          outcome: "failed",
+          reason: `train: ${message.reason}`,
+          branch: branchOf(message.task, attempt),
+          merge: undefined
+        })
+        end(message.task)
+        break
+      }
+      case "Conflict": {
+        const { ready } = message
+        const worktree = worktreeOf(ready.task.id, ready.attempt)
+        if (Fs.existsSync(worktree)) yield* removeWorktree(worktree)
+        const again = ready.attempt <= ready.task.retries
+        yield* write({
+          _tag: "conflicted",
+          task: ready.task.id,
+          attempt: ready.attempt,
+          files: message.files,
+          final: !again
+        })
+        if (again) {
+          emit({ _tag: "Phase", task: ready.task.id, attempt: ready.attempt, phase: "redispatched" })
+          running.delete(ready.task.id)
+          waiting.push({
+            task: ready.task,
+            attempt: ready.attempt + 1,
+            start: "agent",
+            from: undefined,
+            commit: undefined,
+            conflict: { files: message.files, theirs: message.theirs, previousBranch: ready.branch }
+          })
+        } else {
+          finish(ready.task.id, {
+            outcome: "conflicted",
+            reason: `conflict in ${message.files.join(", ")} after ${ready.attempt} attempts`,
+            branch: ready.branch,
+            merge: undefined
+          })
+          end(ready.task.id)
+        }
+        break
+      }
+    }
+    yield* dispatch
+  }
+  yield* Mailbox.close(queue, "the run is over")
+  yield* Mailbox.close(trainInbox, "the run is over")
+  yield* Fiber.interruptAll([...workers, trainFiber])
+  if (Fs.existsSync(trainTree)) yield* Git.worktreeRemove(repo, trainTree)
+  yield* Git.worktreePrune(repo)
+  yield* write({ _tag: "finished", interrupted: false })
+
+  const baseAfter = yield* Git.revParse(repo, baseRef)
+  const summary: Pool.Summary = {
+    base: config.base,
+    baseBefore,
+    baseAfter,
+    tasks: tasks.map((task) => outcome.get(task.id)!),
+    trainGateRuns: metrics.trainGateRuns,
+    taskGateRuns: metrics.taskGateRuns,
+    cachedGates: metrics.cachedGates,
+    gateMillis: metrics.gateMillis,
+    batches: metrics.batches,
+    bisections: metrics.bisections,
+    millis: Date.now() - started,
+    journal: journal.path
+  }
+  emit({ _tag: "Finished", summary })
+  return summary
+})

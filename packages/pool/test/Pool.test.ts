@@ -1,0 +1,401 @@
+import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { Effect } from "effect"
+import { Budget } from "@handoffkit/core"
+import * as Journal from "../src/Journal.ts"
+import * as Pool from "../src/Pool.ts"
+import {
+  agent,
+  branches,
+  gateScript,
+  goodModule,
+  mergesPerTask,
+  project,
+  tasksOf,
+  worktrees,
+  type Project
+} from "./fixtures/pool/project.ts"
+import { readProc, runningInGroup } from "./fixtures/agents/procs.ts"
+
+// End to end: real temporary repositories whose test command really runs, command agents that are real
+// processes, real worktrees and branches. Nothing here is mocked.
+
+const runPool = (p: Project, config: Omit<Pool.Config, "repo" | "root">) =>
+  Pool.run({ repo: p.repo, root: p.root, ...config }).pipe(Effect.provide(Pool.layerNode(p.root)))
+
+const command = (...steps: ReadonlyArray<Record<string, unknown>>) => ({
+  type: "command",
+  argv: agent(...steps)
+})
+
+const writes = (id: string) => ({
+  id,
+  prompt: `add the module ${id}`,
+  owns: [`src/${id}.mjs`],
+  agent: command({ write: `src/${id}.mjs`, content: goodModule(id) })
+})
+
+const outcomes = (summary: Pool.Summary) => Object.fromEntries(summary.tasks.map((t) => [t.task, t.outcome]))
+
+const journalOf = (p: Project) => Effect.runSync(Journal.read(Pool.journalPath(p.root)))
+
+/** Gate runs on the train for 8 passing tasks merged with `batch`. */
+const trainGateRunsFor = (batch: Pool.Config["batch"]) =>
+  Effect.gen(function* () {
+    const p = yield* project()
+    const tasks = yield* tasksOf(["a", "b", "c", "d", "e", "f", "g", "h"].map(writes))
+    const summary = yield* runPool(p, {
+      tasks,
+      workers: 4,
+      gate: ["node", "test.mjs"],
+      preflight: false,
+      batch
+    })
+    assert.deepStrictEqual(new Set(Object.values(outcomes(summary))), new Set(["merged"]))
+    assert.deepStrictEqual(Object.values(mergesPerTask(p)), Array(8).fill(1))
+    return summary.trainGateRuns
+  }).pipe(Effect.scoped)
+
+describe("Pool", () => {
+  it.live(
+    "10 tasks, 3 workers: the passing ones merged, a breaking one bisected and kept, a same-line conflict re-dispatched and merged",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const tasks = yield* tasksOf([
+          ...["t1", "t2", "t3", "t4", "t5", "t6", "t7"].map(writes),
+          {
+            // Its own narrow gate passes; the repository's suite, on the train, does not.
+            id: "breaker",
+            prompt: "change the core value",
+            owns: ["src/core.mjs", "src/breaker.mjs"],
+            gate: ["node", "test.mjs", "src/breaker.mjs"],
+            agent: command(
+              { write: "src/core.mjs", content: "export const value = 2\n" },
+              { write: "src/breaker.mjs", content: "export const check = (core) => core.value === 2\n" }
+            )
+          },
+          {
+            id: "line-a",
+            prompt: "rewrite line 1",
+            owns: ["shared.txt"],
+            agent: command({ line: "shared.txt", text: "A" })
+          },
+          {
+            id: "line-b",
+            prompt: "rewrite line 1",
+            owns: ["shared.txt"],
+            agent: command({ line: "shared.txt", text: "B" })
+          }
+        ])
+        const summary = yield* runPool(p, {
+          tasks,
+          workers: 3,
+          gate: ["node", "test.mjs"],
+          overlap: "parallel"
+        })
+
+        const byTask = outcomes(summary)
+        for (const id of ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "line-a", "line-b"]) {
+          assert.strictEqual(
+            byTask[id],
+            "merged",
+            `${id}: ${JSON.stringify(summary.tasks.find((t) => t.task === id))}`
+          )
+        }
+        const breaker = summary.tasks.find((t) => t.task === "breaker")!
+        assert.strictEqual(breaker.outcome, "failed")
+        assert.match(breaker.reason ?? "", /^train: the tests fail/)
+        // One of the same-line pair went back to its agent with the conflict, and merged on its second attempt.
+        const lines = summary.tasks.filter((t) => t.task.startsWith("line-"))
+        assert.deepStrictEqual(lines.map((t) => t.attempts).toSorted(), [1, 2])
+        const conflicted = journalOf(p).filter((e) => e._tag === "conflicted")
+        assert.strictEqual(conflicted.length, 1)
+        assert.deepStrictEqual(conflicted[0]._tag === "conflicted" && conflicted[0].files, ["shared.txt"])
+        const firstLine = p.git("show", "main:shared.txt").split("\n")[0]
+        assert.match(firstLine, /^(A B|B A)$/)
+
+        // Each merged task is merged exactly once; the breaker never.
+        const merges = mergesPerTask(p)
+        for (const id of ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "line-a", "line-b"])
+          assert.strictEqual(merges[id], 1)
+        assert.strictEqual(merges["breaker"], undefined)
+        // The breaker's reason is in the journal; its branch holds its work.
+        const failed = journalOf(p).find((e) => e._tag === "failed" && e.task === "breaker")
+        assert.strictEqual(failed?._tag === "failed" && failed.phase, "train")
+        assert.strictEqual(p.git("show", "handoffkit/breaker/1:src/core.mjs"), "export const value = 2")
+
+        // Only the main tree is left; only merged branches are gone.
+        assert.deepStrictEqual(worktrees(p), [p.repo])
+        const loser = lines.find((t) => t.attempts === 2)!.task
+        assert.deepStrictEqual(
+          branches(p),
+          ["handoffkit/breaker/1", `handoffkit/${loser}/1`, "main"].toSorted()
+        )
+        // The main tree followed the base and passes its own suite.
+        assert.strictEqual(p.git("status", "--porcelain"), "")
+        assert.strictEqual(p.git("rev-parse", "HEAD"), summary.baseAfter)
+        execFileSync("node", ["test.mjs"], { cwd: p.repo })
+        assert.isTrue(summary.trainGateRuns >= 1)
+      }),
+    120_000
+  )
+
+  it.live(
+    "the train gates fewer times than serial merging: 8 passing tasks",
+    () =>
+      Effect.gen(function* () {
+        const serial = yield* trainGateRunsFor("serial")
+        const train = yield* trainGateRunsFor({ initial: 4, max: 8, wait: "2 seconds" })
+        assert.strictEqual(serial, 8)
+        assert.isBelow(train, serial)
+        assert.isAtMost(train, 2) // two batches of four: one gate each
+      }),
+    120_000
+  )
+
+  it.live(
+    "one bad task in a batch of 6: the train bisects to it, the 5 good ones are merged and the bad one named",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const tasks = yield* tasksOf([
+          writes("a"),
+          writes("b"),
+          writes("c"),
+          {
+            id: "bad",
+            prompt: "break it",
+            owns: ["src/bad.mjs"],
+            agent: command({ write: "src/bad.mjs", content: "export const check = () => false\n" })
+          },
+          writes("d"),
+          writes("e")
+        ])
+        const events: Array<Pool.Event> = []
+        const summary = yield* runPool(p, {
+          tasks,
+          workers: 6,
+          gate: ["node", "test.mjs"],
+          preflight: false,
+          batch: { initial: 6, wait: "5 seconds" },
+          onEvent: (event) => void events.push(event)
+        })
+        assert.deepStrictEqual(outcomes(summary), {
+          a: "merged",
+          b: "merged",
+          c: "merged",
+          bad: "failed",
+          d: "merged",
+          e: "merged"
+        })
+        const first = events.find((e) => e._tag === "Batch")
+        assert.strictEqual(first?._tag === "Batch" && first.tasks.length, 6)
+        assert.strictEqual(summary.bisections, 1)
+        assert.match(summary.tasks.find((t) => t.task === "bad")!.reason ?? "", /tests fail/)
+        assert.deepStrictEqual(branches(p), ["handoffkit/bad/1", "main"])
+        // 1 red tip + about log2(6) bisection gates + the rest landing, far fewer than gating each of 6 twice.
+        assert.isAtMost(summary.trainGateRuns, 6)
+      }),
+    120_000
+  )
+
+  it.live(
+    "a flaky gate (fails once, then passes) is retried and merged",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const state = Path.join(p.dir, "flaky.json")
+        Fs.writeFileSync(state, JSON.stringify({ failFirst: 1 }))
+        const tasks = yield* tasksOf([writes("a")])
+        const summary = yield* runPool(p, {
+          tasks,
+          workers: 1,
+          gate: ["node", gateScript, state, "--", "node", "test.mjs"],
+          flakyRetries: 1
+        })
+        assert.strictEqual(outcomes(summary).a, "merged")
+        assert.strictEqual(summary.taskGateRuns, 2)
+        // The green tree was not gated again on the train: the base had not moved.
+        assert.strictEqual(summary.trainGateRuns, 0)
+        assert.strictEqual(Fs.readFileSync(`${state}.runs`, "utf8").trim().split("\n").length, 2)
+      }),
+    60_000
+  )
+
+  it.live(
+    "a gate that keeps failing is believed: the task fails with its log and keeps its branch",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const tasks = yield* tasksOf([
+          {
+            id: "bad",
+            prompt: "x",
+            owns: ["src/bad.mjs"],
+            agent: command({ write: "src/bad.mjs", content: "export const check = () => false\n" })
+          }
+        ])
+        const summary = yield* runPool(p, { tasks, gate: ["node", "test.mjs"], flakyRetries: 2 })
+        const bad = summary.tasks[0]
+        assert.strictEqual(bad.outcome, "failed")
+        assert.strictEqual(summary.taskGateRuns, 3)
+        const log = /log (\S+)\)/.exec(bad.reason ?? "")![1]
+        assert.include(Fs.readFileSync(log, "utf8"), "FAIL src/bad.mjs")
+        assert.isTrue(log.startsWith(p.root))
+        assert.deepStrictEqual(branches(p), ["handoffkit/bad/1", "main"])
+        assert.deepStrictEqual(worktrees(p), [p.repo])
+      }),
+    60_000
+  )
+
+  it.live(
+    "a hanging agent is killed at its timeout with every process of its group, and its task fails",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const pids = Path.join(p.dir, "pids")
+        const tasks = yield* tasksOf([
+          {
+            id: "hang",
+            prompt: "x",
+            owns: ["a.txt"],
+            timeout: 1500,
+            agent: command({ write: "a.txt", content: "partial" }, { hang: pids })
+          }
+        ])
+        const summary = yield* runPool(p, { tasks, gate: ["node", "test.mjs"] })
+        assert.strictEqual(summary.tasks[0].outcome, "failed")
+        assert.match(summary.tasks[0].reason ?? "", /timed out/)
+        const [agentPid, sleeperPid] = Fs.readFileSync(pids, "utf8").trim().split(" ").map(Number)
+        // Killed, both of them (a zombie, which waits only for pid 1 to reap it, runs nothing)...
+        for (const pid of [agentPid, sleeperPid]) {
+          const proc = readProc(pid)
+          assert.isTrue(
+            proc === undefined || proc.state === "Z",
+            `process ${pid} still runs: ${JSON.stringify(proc)}`
+          )
+        }
+        // ...and no member of the process group the agent led runs.
+        assert.deepStrictEqual(runningInGroup(agentPid), [])
+        // What it wrote before it hung is kept on its branch.
+        assert.strictEqual(p.git("show", "handoffkit/hang/1:a.txt"), "partial")
+        assert.deepStrictEqual(worktrees(p), [p.repo])
+      }),
+    60_000
+  )
+
+  it.live(
+    "a spent budget stops new tasks: the rest are skipped, none started",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const budget = yield* Budget.make({ calls: 2 })
+        const tasks = yield* tasksOf(["a", "b", "c", "d", "e"].map(writes))
+        const summary = yield* runPool(p, { tasks, workers: 1, gate: ["node", "test.mjs"], budget })
+        const byTask = outcomes(summary)
+        assert.deepStrictEqual(Object.values(byTask).toSorted(), [
+          "merged",
+          "merged",
+          "skipped",
+          "skipped",
+          "skipped"
+        ])
+        const dispatched = journalOf(p).filter((e) => e._tag === "dispatched").length
+        assert.strictEqual(dispatched, 2)
+        assert.deepStrictEqual(branches(p), ["main"])
+      }),
+    60_000
+  )
+
+  it.live(
+    "overlapping tasks never run at the same time by default",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const tasks = yield* tasksOf([
+          {
+            id: "one",
+            prompt: "x",
+            owns: ["shared.txt"],
+            agent: command({ sleep: 300 }, { line: "shared.txt", text: "one" })
+          },
+          { id: "two", prompt: "x", owns: ["shared.*"], agent: command({ line: "shared.txt", text: "two" }) }
+        ])
+        const events: Array<Pool.Event> = []
+        const summary = yield* runPool(p, {
+          tasks,
+          workers: 2,
+          gate: ["node", "test.mjs"],
+          onEvent: (event) => void events.push(event)
+        })
+        assert.deepStrictEqual(outcomes(summary), { one: "merged", two: "merged" })
+        const phases = events.flatMap((e) => (e._tag === "Phase" ? [`${e.task}:${e.phase}`] : []))
+        // `two` is queued only once `one` is merged: no conflict, no retry.
+        assert.isBelow(phases.indexOf("one:merged"), phases.indexOf("two:queued"))
+        assert.strictEqual(summary.tasks.find((t) => t.task === "two")!.attempts, 1)
+        assert.strictEqual(p.git("show", "main:shared.txt").split("\n")[0], "two")
+      }),
+    60_000
+  )
+
+  it.live(
+    "changes outside a task's owned paths are reported, or refused by option",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const tasks = yield* tasksOf([
+          {
+            id: "stray",
+            prompt: "x",
+            owns: ["src/stray.mjs"],
+            agent: command(
+              { write: "src/stray.mjs", content: goodModule("s") },
+              { write: "notes.txt", content: "x" }
+            )
+          }
+        ])
+        const events: Array<Pool.Event> = []
+        const refused = yield* runPool(p, {
+          tasks,
+          gate: ["node", "test.mjs"],
+          outside: "refuse",
+          onEvent: (event) => void events.push(event)
+        })
+        assert.strictEqual(refused.tasks[0].outcome, "failed")
+        assert.match(refused.tasks[0].reason ?? "", /does not own: notes\.txt/)
+        assert.isTrue(
+          events.some((e) => e._tag === "Phase" && e.phase === "outside" && e.detail === "notes.txt")
+        )
+        assert.deepStrictEqual(branches(p), ["handoffkit/stray/1", "main"])
+      }),
+    60_000
+  )
+
+  it.live("a dirty main tree is refused before anything starts", () =>
+    Effect.gen(function* () {
+      const p = yield* project()
+      Fs.writeFileSync(Path.join(p.repo, "shared.txt"), "edited by hand\n")
+      const tasks = yield* tasksOf([writes("a")])
+      const error = yield* runPool(p, { tasks, gate: ["node", "test.mjs"] }).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "PoolError")
+      assert.match(error.message, /uncommitted changes \(shared\.txt\)/)
+      assert.isFalse(Fs.existsSync(Path.join(p.root, "worktrees")))
+      assert.deepStrictEqual(branches(p), ["main"])
+    })
+  )
+
+  it.live("a worktree root inside the main tree is refused", () =>
+    Effect.gen(function* () {
+      const p = yield* project()
+      const tasks = yield* tasksOf([writes("a")])
+      const error = yield* Pool.run({ repo: p.repo, root: Path.join(p.repo, "wt"), tasks }).pipe(
+        Effect.provide(Pool.layerNode(Path.join(p.dir, "elsewhere"))),
+        Effect.flip
+      )
+      assert.match(error.message, /is inside the main tree/)
+    })
+  )
+})
