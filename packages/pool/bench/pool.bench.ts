@@ -1,0 +1,143 @@
+/**
+ * Pool benchmarks, each against a baseline measured in the same run:
+ * - `pool.speedup` / `pool.speedup4`: 16 tasks whose agent sleeps 1 s, with 8 (4) workers against 1 worker.
+ * - `pool.overhead`: the pool's own time per task (worktree, commit, no-op gate, merge, removal), one worker,
+ *   against the same git commands run raw one after the other.
+ * - `pool.gates`: the train's gate runs per merged task against serial merging, 16 passing tasks.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { execFileSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { Effect } from "effect"
+import type { BenchSpec, Benchmark } from "../../../scripts/bench-types.d.ts"
+import * as Pool from "../src/Pool.ts"
+import { makeProject, removeProject, tasksOf, type Project } from "../test/fixtures/pool/project.ts"
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `t${String(i).padStart(2, "0")}`)
+
+/** An agent that sleeps, then writes one file named after its task (the shell is the agent's, not ours). */
+const sleeper = (seconds: number) => ({
+  type: "command",
+  argv: ["sh", "-c", `sleep ${seconds} && echo "$HANDOFFKIT_TASK_ID" > "out-$HANDOFFKIT_TASK_ID.txt"`]
+})
+
+const runTasks = (
+  p: Project,
+  n: number,
+  agentSeconds: number,
+  config: Omit<Pool.Config, "repo" | "root" | "tasks">
+) =>
+  Effect.gen(function* () {
+    const tasks = yield* tasksOf(
+      ids(n).map((id) => ({ id, prompt: id, owns: [`out-${id}.txt`], agent: sleeper(agentSeconds) }))
+    )
+    const start = performance.now()
+    const summary = yield* Pool.run({ repo: p.repo, root: p.root, tasks, ...config }).pipe(
+      Effect.provide(Pool.layerFor(p.root))
+    )
+    const ms = performance.now() - start
+    const merged = summary.tasks.filter((t) => t.outcome === "merged").length
+    if (merged !== n) throw new Error(`only ${merged} of ${n} merged: ${JSON.stringify(summary.tasks)}`)
+    return { ms, summary }
+  }).pipe(Effect.provide(NodeServices.layer))
+
+const inProject = async <A>(f: (p: Project) => Effect.Effect<A, unknown>): Promise<A> => {
+  const p = makeProject()
+  try {
+    return await Effect.runPromise(f(p))
+  } finally {
+    removeProject(p)
+  }
+}
+
+const wall = (workers: number) => () =>
+  inProject((p) => runTasks(p, 16, 1, { workers, gate: ["true"] }).pipe(Effect.map((r) => r.ms)))
+
+let oneWorker: number | undefined
+const oneWorkerMs = async () => (oneWorker ??= await wall(1)())
+
+const speedup = (name: string, workers: number, atLeast: number): Benchmark => ({
+  name,
+  unit: "x (1 worker / N workers wall time)",
+  baseline: "the same 16 tasks with 1 worker",
+  expect: { ratioAtLeast: atLeast },
+  run: async () => {
+    const many = await wall(workers)()
+    const one = await oneWorkerMs()
+    // value and baseline are both rates (tasks per second): ratio = speedup.
+    return { value: 16 / (many / 1000), baseline: 16 / (one / 1000) }
+  }
+})
+
+const git = (cwd: string, ...args: ReadonlyArray<string>) =>
+  execFileSync("git", ["-C", cwd, ...args], {
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "a",
+      GIT_AUTHOR_EMAIL: "a@x",
+      GIT_COMMITTER_NAME: "a",
+      GIT_COMMITTER_EMAIL: "a@x"
+    }
+  }).trim()
+
+/** The git commands the pool runs per task, run raw, one after the other (plus the no-op gate). */
+const rawPerTask = (p: Project, n: number): number => {
+  const start = performance.now()
+  for (const id of ids(n)) {
+    const base = git(p.repo, "rev-parse", "main")
+    const wt = Path.join(p.dir, "raw", id)
+    git(p.repo, "worktree", "add", "-q", "-b", `raw/${id}`, wt, base)
+    Fs.writeFileSync(Path.join(wt, `out-${id}.txt`), `${id}\n`)
+    git(wt, "add", "-A")
+    git(wt, "commit", "-qm", id)
+    const commit = git(wt, "rev-parse", "HEAD")
+    execFileSync("true", [], { cwd: wt })
+    const tree = git(p.repo, "merge-tree", "--write-tree", base, commit)
+    const merge = git(p.repo, "commit-tree", tree, "-p", base, "-p", commit, "-m", `Merge ${id}`)
+    git(p.repo, "update-ref", "refs/heads/main", merge, base)
+    git(p.repo, "read-tree", "-m", "-u", base, merge)
+    git(p.repo, "worktree", "remove", "--force", wt)
+    git(p.repo, "branch", "-d", `raw/${id}`)
+  }
+  return (performance.now() - start) / n
+}
+
+const overhead: BenchSpec = {
+  name: "pool.overhead",
+  unit: "ms per task",
+  baseline: "the same git commands run raw",
+  expect: { ratioAtMost: 1.3 },
+  rounds: 3,
+  measure: () =>
+    inProject((p) => runTasks(p, 16, 0, { workers: 1, gate: ["true"] }).pipe(Effect.map((r) => r.ms / 16))),
+  baselineMeasure: async () => {
+    const p = makeProject()
+    try {
+      return rawPerTask(p, 16)
+    } finally {
+      removeProject(p)
+    }
+  }
+}
+
+const gateRuns = (batch: Pool.Config["batch"]) => () =>
+  inProject((p) =>
+    runTasks(p, 16, 0.2, { workers: 8, gate: ["true"], batch }).pipe(
+      Effect.map((r) => r.summary.trainGateRuns / 16)
+    )
+  )
+
+const gates: BenchSpec = {
+  name: "pool.gates",
+  unit: "gate runs per merged task",
+  baseline: "serial merging (batch of 1)",
+  expect: { ratioAtMost: 0.35 },
+  rounds: 3,
+  warmup: 0,
+  measure: gateRuns(undefined),
+  baselineMeasure: gateRuns("serial")
+}
+
+export default [speedup("pool.speedup", 8, 6.5), speedup("pool.speedup4", 4, 3.4), overhead, gates]
