@@ -33,6 +33,13 @@ export default [
   },
   {
     test: {
+      name: "cli",
+      root: "./packages/cli",
+      include: ["test/**/*.test.ts"]
+    }
+  },
+  {
+    test: {
       name: "examples",
       root: "./examples",
       include: ["*/test/**/*.test.ts"]

@@ -1,0 +1,8 @@
+/**
+ * The `handoffkit` command: pool, review, plan, trace, demo, doctor.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Cli from "./Cli.ts"
