@@ -34,7 +34,7 @@
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema, Semaphore } from "effect"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as parse from "./internal/gitParse.ts"
 import * as runner from "./internal/gitRun.ts"
@@ -413,7 +413,8 @@ export class Git extends Context.Service<
  *
  * **Details**
  *
- * The service spawns the `git` found on the PATH.
+ * The service spawns the `git` found on the PATH. Its `worktree` commands (`add`, `remove`, `prune`, ...) run
+ * one at a time: git's worktree administration is not safe to run concurrently on one repository.
  *
  * **Example**
  *
@@ -435,10 +436,14 @@ export class Git extends Context.Service<
  */
 export const make: Effect.Effect<Git["Service"], never, ChildProcessSpawner> = Effect.gen(function* () {
   const spawner = yield* ChildProcessSpawner
+  // git's worktree administration is not safe to run concurrently on one repository: a `worktree add` lists
+  // the others and can read one another `add` is still writing ("failed to read .git/worktrees/<x>/commondir"),
+  // and fail. The service runs its `worktree` commands one at a time; every other command runs freely.
+  const worktreeAdmin = yield* Semaphore.make(1)
   return Git.of({
     run: (dir, args, options) => {
       const where = dir ?? process.cwd()
-      return runner
+      const command = runner
         .run(spawner, { dir, args, env: options?.env, maxStdoutBytes: options?.maxStdoutBytes })
         .pipe(
           Effect.mapError(
@@ -458,6 +463,7 @@ export const make: Effect.Effect<Git["Service"], never, ChildProcessSpawner> = E
                 )
           )
         )
+      return args[0] === "worktree" ? worktreeAdmin.withPermit(command) : command
     }
   })
 })

@@ -730,6 +730,31 @@ describe("Git: branches", () => {
 })
 
 describe("Git: worktrees", () => {
+  // git's worktree administration races with itself: an `add` that lists the worktrees while another `add`
+  // is writing its entry fails with "failed to read .git/worktrees/<x>/commondir" (the pool's benchmark hit
+  // it with 8 workers). The service runs them one at a time; this drives many at once, adds and removes.
+  live("many concurrent worktree adds and removes on one repository all succeed", () =>
+    Effect.gen(function* () {
+      const repo = yield* makeRepo({ "a.txt": "a\n" })
+      for (let round = 0; round < 3; round++) {
+        const names = Array.from({ length: 12 }, (_, i) => `r${round}-w${i}`)
+        yield* Effect.forEach(
+          names,
+          (name) =>
+            Git.worktreeAdd(repo.dir, { path: Path.join(repo.root, name), branch: name, base: "main" }),
+          { concurrency: "unbounded", discard: true }
+        )
+        const listed = yield* Git.worktreeList(repo.dir)
+        assert.strictEqual(listed.length, 1 + names.length)
+        yield* Effect.forEach(names, (name) => Git.worktreeRemove(repo.dir, Path.join(repo.root, name)), {
+          concurrency: "unbounded",
+          discard: true
+        })
+        assert.strictEqual((yield* Git.worktreeList(repo.dir)).length, 1)
+      }
+    })
+  )
+
   live("worktreeAdd with hostile paths and branch names; BranchExists; worktreeList and worktreeRemove", () =>
     Effect.gen(function* () {
       const repo = yield* makeRepo({ "a.txt": "a\n" })
