@@ -404,6 +404,9 @@ export class Git extends Context.Service<
   }
 >()("@handoffkit/pool/Git") {}
 
+/** A full object id (SHA-1 or SHA-256): never an option, never a name to resolve. */
+const isObjectId = (text: string): boolean => /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(text)
+
 /**
  * Makes the git service on a `ChildProcessSpawner`.
  *
@@ -1324,8 +1327,9 @@ export const checkoutDetached = (
   options?: CheckoutOptions
 ): Effect.Effect<void, GitError, Git> =>
   Effect.gen(function* () {
-    // Resolved first: `checkout` cannot take `--end-of-options` with `--detach`, and an id is never an option.
-    const id = yield* revParse(worktree, `${commit}^{commit}`)
+    // Resolved first: `checkout` cannot take `--end-of-options` with `--detach`, and an id is never an option
+    // (a full object id is one already: it cannot start with "-", and checkout refuses one that is no commit).
+    const id = isObjectId(commit) ? commit : yield* revParse(worktree, `${commit}^{commit}`)
     yield* run(worktree, ["checkout", "--quiet", "--detach", "--force", id, "--"])
     yield* run(worktree, ["clean", "-ffdxq", ...(options?.keep ?? []).flatMap((pattern) => ["-e", pattern])])
   })
@@ -2150,7 +2154,8 @@ export const worktreeAdd = (
   Effect.gen(function* () {
     const { branch, path } = options
     if (yield* branchExists(repo, branch)) return yield* new BranchExists({ repo, branch })
-    const base = yield* revParse(repo, `${options.base}^{commit}`)
+    // A name is pinned to the commit it names now; a full object id is one (worktree add refuses a non-commit).
+    const base = isObjectId(options.base) ? options.base : yield* revParse(repo, `${options.base}^{commit}`)
     const added = yield* Effect.result(
       run(repo, ["worktree", "add", "--quiet", "-b", branch, "--", path, base])
     )

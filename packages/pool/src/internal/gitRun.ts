@@ -54,7 +54,13 @@ const fixedConfig: ReadonlyArray<string> = [
   "-c",
   "tag.gpgSign=false",
   "-c",
-  "advice.detachedHead=false"
+  "advice.detachedHead=false",
+  // No automatic gc or maintenance after a commit: it would run (and may detach) in the middle of a run,
+  // repacking and pruning while other worktrees write, and it costs a process per commit.
+  "-c",
+  "gc.auto=0",
+  "-c",
+  "maintenance.auto=false"
 ]
 
 /**

@@ -6,7 +6,7 @@
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Queue } from "effect"
 import { Budget, Mailbox, Select, Tracer } from "@handoffkit/core"
 import * as Agents from "../Agents.ts"
 import * as Gate from "../Gate.ts"
@@ -32,6 +32,8 @@ interface Job {
 
 /** A committed attempt whose gate passed (or was not asked for): what the train stacks. */
 interface Ready {
+  /** From the journal of a killed run: its merge may have landed already. */
+  readonly resumed?: boolean | undefined
   readonly task: Task.Task
   readonly attempt: number
   readonly commit: string
@@ -166,11 +168,8 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const cleanup = Effect.fnUntraced(function* (task: string, attempt: number) {
     yield* removeWorktree(worktreeOf(task, attempt))
     const branch = branchOf(task, attempt)
-    let deleted = false
-    if (yield* Git.branchExists(repo, branch)) {
-      yield* Git.deleteMergedBranch(repo, branch, baseRef)
-      deleted = true
-    }
+    // Refuses unless the branch is in the base; false when there was none to delete.
+    const deleted = yield* Git.deleteMergedBranch(repo, branch, baseRef)
     yield* write({ _tag: "cleaned", task, attempt, branchDeleted: deleted })
   })
 
@@ -192,6 +191,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     })
     // A task the journal has as committed: its commit, base and branch are all recorded.
     const ready = (): Ready => ({
+      resumed: true,
       task,
       attempt: state!.attempt,
       commit: state!.commit!,
@@ -327,6 +327,10 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const inbox = yield* Mailbox.make<ToCoordinator>({ address: "pool/coordinator" })
   const trainInbox = yield* Mailbox.make<Ready>({ address: "pool/train" })
   const tell = (message: ToCoordinator) => Mailbox.offer(inbox, message).pipe(Effect.ignore)
+  // Merged attempts to clean up (worktree and branch), off the train's path: the base has moved already and
+  // the journal says so, so the train goes on to the next batch meanwhile. Drained before the run finishes;
+  // a crash in between leaves `merged` without `cleaned` in the journal, and the resumed run cleans up.
+  const cleanups = yield* Queue.unbounded<{ readonly task: string; readonly attempt: number }, Cause.Done>()
   /** A worker or the train that breaks (git or the journal failing under it) fails the run, never hangs it. */
   const crashReported = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     self.pipe(
@@ -436,7 +440,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "agent" })
       // A crashed attempt of the same number left these behind: nothing of value (its branch has no commit).
       if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
-      if (yield* Git.branchExists(repo, branch)) yield* Git.deleteMergedBranch(repo, branch, baseRef)
+      yield* Git.deleteMergedBranch(repo, branch, baseRef)
       yield* Git.worktreeAdd(repo, { path: worktree, branch, base: from })
       const t0 = Date.now()
       const timeout = task.timeout ?? config.timeout
@@ -608,9 +612,8 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   )
 
   /** Is the tree of `commit` green? Trees already gated green are not gated again. */
-  const tipIsGreen = Effect.fnUntraced(function* (commit: string, label: string) {
+  const tipIsGreen = Effect.fnUntraced(function* (commit: string, tree: string, label: string) {
     if (config.gate === undefined) return true
-    const tree = yield* Git.treeOf(repo, commit)
     if (greenTrees.has(tree)) {
       metrics.cachedGates += 1
       emit({ _tag: "Gate", scope: "train", task: label, passed: true, runs: 0, cached: true, log: "" })
@@ -645,6 +648,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   interface Stacked {
     readonly ready: Ready
     readonly merge: string
+    readonly tree: string
   }
 
   /** Moves the base from `old` to the merge of `stack`'s last entry, journaled, then cleans the merged up. */
@@ -675,7 +679,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       )
     }
     emit({ _tag: "Merged", batch: batchNumber, tasks: tasksOf.map((t) => t.task), old, next })
-    for (const part of tasksOf) yield* cleanup(part.task, part.attempt)
+    for (const part of tasksOf) yield* Queue.offer(cleanups, part)
     yield* tell({ _tag: "Merged", tasks: tasksOf.map((t) => ({ task: t.task, merge: t.merge })) })
     return true
   })
@@ -714,7 +718,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       const deferred: Array<Ready> = []
       let tip = old
       for (const ready of batch) {
-        if (yield* Git.isAncestor(repo, ready.commit, old)) {
+        if (ready.resumed === true && (yield* Git.isAncestor(repo, ready.commit, old))) {
           // Already in the base (a resumed run whose move landed): merging again would be a second merge.
           yield* cleanup(ready.task.id, ready.attempt)
           yield* tell({ _tag: "Merged", tasks: [{ task: ready.task.id, merge: ready.commit }] })
@@ -744,13 +748,13 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           message: `Merge ${ready.task.id}: ${ready.task.title}\n\nhandoffkit-task: ${ready.task.id}\nhandoffkit-attempt: ${ready.attempt}`,
           author: config.committer ?? defaultIdentity
         })
-        stack.push({ ready, merge })
+        stack.push({ ready, merge, tree: merged.tree })
         tip = merge
       }
       pending.unshift(...deferred)
       if (stack.length === 0) continue
       emit({ _tag: "Batch", batch: batchNumber, tasks: stack.map((s) => s.ready.task.id), tip })
-      if (yield* tipIsGreen(tip, `batch ${batchNumber}`)) {
+      if (yield* tipIsGreen(tip, stack[stack.length - 1].tree, `batch ${batchNumber}`)) {
         const landed = yield* land(old, stack)
         if (!landed) pending.unshift(...stack.map((s) => s.ready))
         size = Train.next(sizing, size, true)
@@ -764,7 +768,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           : yield* Train.firstRed(stack.length, (index) =>
               index === stack.length - 1
                 ? Effect.succeed(false)
-                : tipIsGreen(stack[index].merge, `batch ${batchNumber} bisect`)
+                : tipIsGreen(stack[index].merge, stack[index].tree, `batch ${batchNumber} bisect`)
             )
       if (culprit > 0) {
         const landed = yield* land(old, stack.slice(0, culprit))
@@ -843,6 +847,21 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const workers: Array<Fiber.Fiber<void, unknown>> = []
   for (let index = 0; index < config.workers; index++) workers.push(yield* Effect.forkChild(worker(index)))
   const trainFiber = yield* Effect.forkChild(train)
+  let cleanerFailure: Cause.Cause<unknown> | undefined
+  const cleaner = yield* Effect.forkChild(
+    Effect.gen(function* () {
+      while (true) {
+        const next = yield* Queue.take(cleanups)
+        yield* cleanup(next.task, next.attempt)
+      }
+    }).pipe(
+      Effect.catchIf(Cause.isDone, () => Effect.void),
+      Effect.catchCause((cause) => {
+        cleanerFailure = cause
+        return Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : tell({ _tag: "Crashed", cause })
+      })
+    )
+  )
 
   const end = (task: string) => {
     running.delete(task)
@@ -935,6 +954,9 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     }
     yield* dispatch
   }
+  yield* Queue.end(cleanups)
+  yield* Fiber.join(cleaner)
+  if (cleanerFailure !== undefined) return yield* Effect.failCause(cleanerFailure as Cause.Cause<never>)
   yield* Mailbox.close(queue, "the run is over")
   yield* Mailbox.close(trainInbox, "the run is over")
   yield* Fiber.interruptAll([...workers, trainFiber])
