@@ -73,8 +73,8 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
  * **Details**
  *
  * The live status uses ANSI cursor-up and erase-line sequences only, and redraws the same number of lines
- * it drew (one per worker, then the totals), so it never scrolls. Plain lines carry the run's elapsed time,
- * the task and what happened; nothing is printed twice.
+ * it drew (one per worker, then the totals), each cut to fit `output.columns` so none wraps: it never
+ * scrolls. Plain lines carry the run's elapsed time, the task and what happened; nothing is printed twice.
  *
  * **Example**
  *
@@ -121,7 +121,9 @@ export const make = (
 
   const statusLines = () => {
     const t = now()
-    const width = Math.max(40, output.columns ?? 100)
+    // Cut to the terminal's real width (a line that wrapped would take more rows than the cursor-up counts,
+    // and the block would scroll instead of being redrawn), however narrow it is.
+    const width = output.columns !== undefined && output.columns > 1 ? output.columns : 100
     const lines = [...workers.entries()]
       .toSorted(([a], [b]) => a - b)
       .map(([index, view]) =>
