@@ -62,6 +62,9 @@ type ToCoordinator =
 
 const branchOf = (task: string, attempt: number) => `handoffkit/${task}/${attempt}`
 
+const workerName = (index: number) => `pool/worker-${index}`
+const jobId = (task: string, attempt: number) => `pool:${task}:${attempt}:job`
+const readyId = (task: string, attempt: number) => `pool:${task}:${attempt}:ready`
 export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const journal = yield* Journal
   const tracer = yield* Tracer.CurrentTracer
@@ -83,6 +86,25 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     }
   }
   const write = (entry: Draft) => journal.append(entry)
+
+  // The pool's own message passing in the trace: the coordinator hands a job to a worker through the queue
+  // mailbox, the worker hands its passing commit to the train, the train tells the coordinator how it ended.
+  // Ids name the task and attempt, so a task's way through the pool is one causal chain
+  // (job -> ready -> merged), beside the agents' own events.
+  const traceMessage = (
+    kind: "send" | "receive",
+    actor: string,
+    peer: string,
+    messageId: string,
+    causationId?: string
+  ) => {
+    if (tracer.enabled)
+      tracer.emit({ kind, actor, peer, messageId, causationId, correlationId: messageId.split(":")[1] })
+  }
+  const traced = (from: string, to: string, messageId: string, causationId?: string) => {
+    traceMessage("send", from, to, messageId, causationId)
+    traceMessage("receive", to, from, messageId, causationId)
+  }
 
   // ---------------------------------------------------------------------------
   // state: where every task stands, from the journal (a resumed run) or fresh
@@ -558,6 +580,13 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       })
     }
     emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "ready" })
+    traceMessage(
+      "send",
+      workerName(worker),
+      "pool/train",
+      readyId(task.id, job.attempt),
+      jobId(task.id, job.attempt)
+    )
     yield* tell({ _tag: "Ready", ready: { task, attempt: job.attempt, commit, from, branch, worktree } })
   })
 
@@ -587,6 +616,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           }
         }
         const job = next.value
+        traceMessage("receive", workerName(index), "pool/coordinator", jobId(job.task.id, job.attempt))
         const exit = yield* Effect.exit(work(index, job))
         if (Exit.isFailure(exit)) {
           if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
@@ -679,7 +709,11 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       )
     }
     emit({ _tag: "Merged", batch: batchNumber, tasks: tasksOf.map((t) => t.task), old, next })
-    for (const part of tasksOf) yield* Queue.offer(cleanups, part)
+    for (const part of tasksOf) {
+      yield* Queue.offer(cleanups, part)
+      const ready = readyId(part.task, part.attempt)
+      traced("pool/train", "pool/coordinator", `pool:${part.task}:${part.attempt}:merged`, ready)
+    }
     yield* tell({ _tag: "Merged", tasks: tasksOf.map((t) => ({ task: t.task, merge: t.merge })) })
     return true
   })
@@ -711,6 +745,9 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
         pending.push(arrived.value)
       }
       const batch = pending.splice(0, size)
+      for (const ready of batch) {
+        traceMessage("receive", "pool/train", "pool/coordinator", readyId(ready.task.id, ready.attempt))
+      }
       batchNumber += 1
       metrics.batches += 1
       const old = yield* Git.revParse(repo, baseRef)
@@ -739,6 +776,12 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
             phase: "conflicted",
             detail: againstBase.paths.join(", ")
           })
+          traced(
+            "pool/train",
+            "pool/coordinator",
+            `pool:${ready.task.id}:${ready.attempt}:conflict`,
+            readyId(ready.task.id, ready.attempt)
+          )
           yield* tell({ _tag: "Conflict", ready, files: againstBase.paths, theirs })
           continue
         }
@@ -775,6 +818,12 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
         if (!landed) pending.unshift(...stack.slice(0, culprit).map((s) => s.ready))
       }
       const blamed = stack[culprit].ready
+      traced(
+        "pool/train",
+        "pool/coordinator",
+        `pool:${blamed.task.id}:${blamed.attempt}:failed`,
+        readyId(blamed.task.id, blamed.attempt)
+      )
       yield* tell({
         _tag: "TrainFailed",
         task: blamed.task.id,
@@ -838,6 +887,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       const [job] = waiting.splice(index, 1)
       running.add(id)
       emit({ _tag: "Phase", task: id, attempt: job.attempt, phase: "queued" })
+      traceMessage("send", "pool/coordinator", "pool/queue", jobId(id, job.attempt))
       yield* Mailbox.offer(queue, job)
     }
   })
