@@ -1,0 +1,61 @@
+/**
+ * `handoffkit trace summary FILE…`: per agent what it received, sent and handed off, its tokens and time; the
+ * causal chain of one message (the longest by default); several files merged by message and causation ids.
+ * @internal
+ */
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as TraceSummary from "../TraceSummary.ts"
+
+/** Prints the summary and the chain of a loaded trace: what `trace summary` and the demo show. */
+export const printSummary = Effect.fn("handoffkit/cli/trace.print")(function* (
+  trace: TraceSummary.Trace,
+  options: { readonly message?: string | undefined; readonly json?: boolean | undefined } = {}
+) {
+  const summary = TraceSummary.summarize(trace)
+  const chain = yield* TraceSummary.chain(trace.events, options.message)
+  if (options.json === true) {
+    yield* Console.log(JSON.stringify({ summary, chain }, null, 2))
+  } else {
+    yield* Console.log(TraceSummary.format(summary))
+    yield* Console.log(`\ncausal chain${options.message === undefined ? " (the longest)" : ""}:`)
+    yield* Console.log(TraceSummary.formatChain(chain))
+  }
+})
+
+const summary = Command.make(
+  "summary",
+  {
+    files: Argument.String("files").pipe(
+      Argument.withDescription("Trace files (JSONL, written by --trace or Tracer.jsonl); several are merged"),
+      Argument.variadic({ min: 1 })
+    ),
+    message: Flag.String("message").pipe(
+      Flag.withDescription("The message whose causal chain to print (the longest chain by default)"),
+      Flag.optional
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the summary and the chain as JSON"),
+      Flag.withDefault(false)
+    )
+  },
+  Effect.fn("handoffkit/cli/trace.summary")(function* (input) {
+    const trace = yield* TraceSummary.load(input.files)
+    yield* printSummary(trace, { message: Option.getOrUndefined(input.message), json: input.json })
+  })
+).pipe(
+  Command.withDescription("Per agent: messages, handoffs, tokens, cost, time; and a causal chain"),
+  Command.withExamples([
+    { command: "handoffkit trace summary run.jsonl", description: "" },
+    {
+      command: "handoffkit trace summary a.jsonl b.jsonl --message m-12",
+      description: "Two processes, one view"
+    }
+  ])
+)
+
+/** `handoffkit trace`. */
+export const trace = Command.make("trace").pipe(
+  Command.withDescription("Read traces"),
+  Command.withSubcommands([summary])
+)
