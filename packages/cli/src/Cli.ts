@@ -20,9 +20,12 @@
 import { Cause, Console, Effect, Exit } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { UsageError, WorkFailed } from "./internal/args.ts"
+import { demo } from "./internal/demoCommand.ts"
 import { doctor } from "./internal/doctorCommand.ts"
 import { plan } from "./internal/planCommand.ts"
+import { review } from "./internal/reviewCommand.ts"
 import { pool } from "./internal/poolCommand.ts"
+import { trace } from "./internal/traceCommand.ts"
 
 export {
   /**
@@ -108,7 +111,7 @@ export const command = Command.make("handoffkit").pipe(
   Command.withDescription(
     "Coordinate coding agents by message passing: a worktree pool with a local merge train, parallel reviews, traces"
   ),
-  Command.withSubcommands([pool, plan, doctor])
+  Command.withSubcommands([pool, plan, review, trace, demo, doctor])
 )
 
 /**
@@ -156,6 +159,11 @@ const isUsage = (error: unknown): boolean => {
     case "TaskFileError":
     case "PoolError":
     case "BudgetInvalid":
+    case "TraceFileError":
+    case "TraceDecodeError":
+    case "MessageNotFound":
+    case "ReviewInvalid":
+    case "NotARepository":
       return true
     default:
       return false

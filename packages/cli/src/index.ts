@@ -6,3 +6,9 @@
 
 /** @since 0.1.0 */
 export * as Cli from "./Cli.ts"
+
+/** @since 0.1.0 */
+export * as Review from "./Review.ts"
+
+/** @since 0.1.0 */
+export * as TraceSummary from "./TraceSummary.ts"
