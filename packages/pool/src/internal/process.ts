@@ -289,6 +289,17 @@ export const groupRuns = (pgid: number): boolean => {
   return hasProc ? allProcs().some((proc) => proc.pgid === pgid && runs(proc)) : true
 }
 
+/** Whether process `pid` itself still runs (not a zombie, with /proc). */
+const leaderRuns = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  const proc = hasProc ? readProc(pid) : undefined
+  return proc === undefined ? !hasProc : runs(proc)
+}
+
 /** The running descendants of `root` that are not in its process group (they left it). Linux only. */
 const strays = (root: number): Array<Proc> => {
   if (!hasProc) return []
@@ -354,7 +365,9 @@ export const terminate = (pgid: number, grace: Duration.Duration): Effect.Effect
       for (const proc of strays(pgid)) if (!known.has(proc.pid)) known.set(proc.pid, proc)
       return [...known.values()]
     }
-    if (!groupRuns(pgid) && see().length === 0) return
+    // The common case, a group whose leader exited and left nothing behind, costs two signals and no scan of
+    // /proc: the strays of a dead leader were reparented, so its pid finds none of them by parent any more.
+    if (!groupRuns(pgid) && (!leaderRuns(pgid) || see().length === 0)) return
     signalAll(pgid, see(), "SIGTERM")
     if (yield* awaitNothingRuns(pgid, [...known.values()], Duration.toMillis(grace))) return
     signalAll(pgid, see(), "SIGKILL")
