@@ -10,7 +10,8 @@
  *
  * **Details**
  *
- * - The file is JSON Lines, one `Entry` per line, each appended with `fsync`. A torn last line (the process
+ * - The file is JSON Lines, one `Entry` per line; `append` returns once the line is on disk (an `fsync` that
+ *   began after the write completed; concurrent appends share one). A torn last line (the process
  *   died mid-write) is ignored on read; a damaged line anywhere else is a `JournalError` naming the line.
  * - Write-ahead: `dispatched` is written before the worktree is made, `merging` (with the base's old and new
  *   commits) before the base is moved, `merged` after the move is confirmed, `cleaned` after the worktree and
@@ -273,18 +274,50 @@ export const layerFile = (path: string): Layer.Layer<Journal, JournalError> =>
         if (keep !== existing.length) Fs.truncateSync(path, keep)
         const fd = Fs.openSync(path, "a")
         let seq = entries.length === 0 ? 0 : entries[entries.length - 1].seq
+        // Group commit: a line is written at once (in seq order: nothing else runs between the seq and the
+        // write), and its append returns once an fsync that began after the write has completed. One fsync
+        // is in flight at a time and covers every line written before it began, so concurrent appenders
+        // share syncs, and none of them blocks the event loop while the disk works.
+        let durable = seq
+        let flushing = false
+        const waiting: Array<{ readonly seq: number; readonly done: (error: unknown) => void }> = []
+        const flush = () => {
+          flushing = true
+          const target = seq
+          Fs.fsync(fd, (error) => {
+            flushing = false
+            if (error === null) durable = target
+            for (let i = waiting.length - 1; i >= 0; i--) {
+              if (error !== null || waiting[i].seq <= target) waiting.splice(i, 1)[0].done(error)
+            }
+            if (waiting.length > 0) flush()
+          })
+        }
+        const synced = (upTo: number) =>
+          Effect.callback<void, JournalError>((resume) => {
+            if (durable >= upTo) return resume(Effect.void)
+            waiting.push({
+              seq: upTo,
+              done: (error) =>
+                resume(
+                  error === null
+                    ? Effect.void
+                    : Effect.fail(new JournalError({ path, reason: `cannot sync: ${String(error)}` }))
+                )
+            })
+            if (!flushing) flush()
+          })
         const append = (draft: Draft) =>
           Effect.try({
             try: () => {
-              seq += 1
-              const entry = decodeEntry({ ...draft, seq, ts: Date.now() })
+              const entry = decodeEntry({ ...draft, seq: seq + 1, ts: Date.now() })
               Fs.writeSync(fd, `${JSON.stringify(encodeEntry(entry))}\n`)
-              Fs.fsyncSync(fd)
+              seq = entry.seq
               entries.push(entry)
               return entry
             },
             catch: (cause) => new JournalError({ path, reason: `cannot append: ${String(cause)}` })
-          })
+          }).pipe(Effect.tap((entry) => synced(entry.seq)))
         return Journal.of({ path, append, entries: Effect.sync(() => entries.slice()) })
       },
       catch: (cause) =>
