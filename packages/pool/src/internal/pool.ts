@@ -6,7 +6,7 @@
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Cause, Duration, Effect, Exit, Fiber, Option, Queue } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Queue, Semaphore } from "effect"
 import { Budget, Mailbox, Select, Tracer } from "@handoffkit/core"
 import * as Agents from "../Agents.ts"
 import * as Gate from "../Gate.ts"
@@ -194,6 +194,16 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const deleted = yield* Git.deleteMergedBranch(repo, branch, baseRef)
     yield* write({ _tag: "cleaned", task, attempt, branchDeleted: deleted })
   })
+
+  // The base as the train last moved it: the train is its only writer in this run, so workers start from it
+  // and the train stacks onto it without asking git again. Someone else moving it makes the train's
+  // compare-and-swap fail; the train then reads it anew.
+  let knownBase = baseCommit
+  let baseStale = false
+  // Attempts a killed run dispatched: their worktree and branch may be left over.
+  const journaled = new Set(
+    previous.flatMap((entry) => (entry._tag === "dispatched" ? [`${entry.task}:${entry.attempt}`] : []))
+  )
 
   // Decide, task by task, where a resumed run picks up.
   const initialJobs: Array<Job> = []
@@ -416,6 +426,19 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     ].join("\n")
   }
 
+  /** Runs a step of a job; a failure of the pool's own machinery under it (git, the journal) fails the task. */
+  const settled = <E, R>(job: Job, self: Effect.Effect<void, E, R>) =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(self)
+      if (Exit.isFailure(exit)) {
+        if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+        const reason = Cause.pretty(exit.cause).split("\n")[0]
+        yield* write({ _tag: "failed", task: job.task.id, attempt: job.attempt, phase: "pool", reason })
+        yield* tell({ _tag: "Ended", task: job.task.id, outcome: "failed", reason: `pool: ${reason}` })
+      }
+    })
+  const gates = yield* Semaphore.make(config.workers)
+
   const work = Effect.fnUntraced(function* (worker: number, job: Job) {
     const task = job.task
     const branch = branchOf(task.id, job.attempt)
@@ -449,7 +472,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           return yield* tell({ _tag: "Ended", task: task.id, outcome: "skipped", reason: "budget spent" })
         }
       }
-      from = yield* Git.revParse(repo, baseRef)
+      from = knownBase
       yield* write({
         _tag: "dispatched",
         task: task.id,
@@ -461,8 +484,10 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       })
       emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "agent" })
       // A crashed attempt of the same number left these behind: nothing of value (its branch has no commit).
-      if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
-      yield* Git.deleteMergedBranch(repo, branch, baseRef)
+      if (journaled.has(`${task.id}:${job.attempt}`)) {
+        if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
+        yield* Git.deleteMergedBranch(repo, branch, baseRef)
+      }
       yield* Git.worktreeAdd(repo, { path: worktree, branch, base: from })
       const t0 = Date.now()
       const timeout = task.timeout ?? config.timeout
@@ -529,9 +554,29 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       }
     }
 
+    // The gate runs beside the worker's next agent: agents are what a run has few of, so the worker takes
+    // its next job now; at most `workers` gates run at once. Its failures are the task's, as the agent's are.
+    yield* Effect.forkChild(
+      settled(job, gates.withPermit(gateStage(worker, job, { commit, from, branch, worktree })))
+    )
+  })
+
+  /** The task's gate in its worktree (unless `preflight` is off), then the commit goes to the train. */
+  const gateStage = Effect.fnUntraced(function* (
+    worker: number,
+    job: Job,
+    made: {
+      readonly commit: string
+      readonly from: string
+      readonly branch: string
+      readonly worktree: string
+    }
+  ) {
+    const task = job.task
+    const { commit, from, branch, worktree } = made
     const gateArgv = task.gate ?? config.gate
     if (config.preflight && gateArgv !== undefined) {
-      emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "gate" })
+      emit({ _tag: "Phase", task: task.id, attempt: job.attempt, phase: "gate" })
       if (!Fs.existsSync(worktree)) yield* Git.worktreeAddExisting(repo, { path: worktree, branch })
       const t0 = Date.now()
       const verdict = yield* gateWithRetries(
@@ -579,7 +624,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
         log: ""
       })
     }
-    emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "ready" })
+    emit({ _tag: "Phase", task: task.id, attempt: job.attempt, phase: "ready" })
     traceMessage(
       "send",
       workerName(worker),
@@ -617,13 +662,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
         }
         const job = next.value
         traceMessage("receive", workerName(index), "pool/coordinator", jobId(job.task.id, job.attempt))
-        const exit = yield* Effect.exit(work(index, job))
-        if (Exit.isFailure(exit)) {
-          if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
-          const reason = Cause.pretty(exit.cause).split("\n")[0]
-          yield* write({ _tag: "failed", task: job.task.id, attempt: job.attempt, phase: "pool", reason })
-          yield* tell({ _tag: "Ended", task: job.task.id, outcome: "failed", reason: `pool: ${reason}` })
-        }
+        yield* settled(job, work(index, job))
       }
     }).pipe(
       Effect.catchTag("MailboxClosed", () => Effect.void),
@@ -693,10 +732,14 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     yield* write({ _tag: "merging", batch: batchNumber, old, next, tasks: tasksOf })
     const moved = yield* Effect.result(Git.updateRef(repo, baseRef, next, old))
     if (moved._tag === "Failure") {
-      if (moved.failure._tag === "RefMoved") return false
+      if (moved.failure._tag === "RefMoved") {
+        baseStale = true
+        return false
+      }
       return yield* Effect.fail(moved.failure)
     }
     yield* write({ _tag: "merged", batch: batchNumber, old, next })
+    knownBase = next
     // The user's checkout of the base follows, unless they changed a file the merge touches.
     const checkedOut = yield* Git.currentBranch(repo)
     if (Option.isSome(checkedOut) && checkedOut.value === config.base) {
@@ -750,7 +793,11 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       }
       batchNumber += 1
       metrics.batches += 1
-      const old = yield* Git.revParse(repo, baseRef)
+      if (baseStale) {
+        knownBase = yield* Git.revParse(repo, baseRef)
+        baseStale = false
+      }
+      const old = knownBase
       const stack: Array<Stacked> = []
       const deferred: Array<Ready> = []
       let tip = old
