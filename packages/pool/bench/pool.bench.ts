@@ -109,7 +109,10 @@ const overhead: BenchSpec = {
   unit: "ms per task",
   baseline: "the same git commands run raw",
   expect: { ratioAtMost: 1.3 },
-  rounds: 3,
+  // Both sides are costs on a shared machine: the best of 7 interleaved rounds is their own cost, a median
+  // of 3 was the neighbours' (ratios from 0.95 to 1.42 in one hour).
+  rounds: 7,
+  aggregate: "min",
   measure: () =>
     inProject((p) => runTasks(p, 16, 0, { workers: 1, gate: ["true"] }).pipe(Effect.map((r) => r.ms / 16))),
   baselineMeasure: async () => {
