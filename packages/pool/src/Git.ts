@@ -1266,13 +1266,19 @@ export const commitAll = (
 ): Effect.Effect<Option.Option<string>, GitError, Git> =>
   Effect.gen(function* () {
     yield* run(worktree, ["add", "-A"])
-    const staged = yield* run(worktree, ["diff", "--cached", "--quiet", "--no-ext-diff"], {
-      okExitCodes: [0, 1]
-    })
-    if (staged.exitCode === 0) return Option.none()
-    yield* run(worktree, ["commit", "--no-verify", "--quiet", "-m", options.message], {
-      env: identityEnv(options)
-    })
+    // Everything is staged, hooks are off: `commit` exits 1 only when there is nothing to commit (its message
+    // is fixed, LC_ALL=C), which saves asking `diff --cached` first.
+    const args = ["commit", "--no-verify", "--quiet", "-m", options.message]
+    const committed = yield* run(worktree, args, { env: identityEnv(options), okExitCodes: [0, 1] })
+    if (committed.exitCode === 1) {
+      if (/nothing (added )?to commit/.test(committed.stdout)) return Option.none()
+      return yield* new GitError({
+        args,
+        dir: worktree,
+        exitCode: 1,
+        stderr: runner.clipStderr(committed.stderr || committed.stdout)
+      })
+    }
     return Option.some(yield* revParse(worktree, "HEAD"))
   })
 

@@ -187,11 +187,26 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     Fs.existsSync(path) ? Git.worktreeRemove(repo, path) : Git.worktreePrune(repo)
 
   /** Deletes a merged attempt's worktree and branch, after checking the merge is in the base. */
-  const cleanup = Effect.fnUntraced(function* (task: string, attempt: number) {
+  const cleanup = Effect.fnUntraced(function* (task: string, attempt: number, merged?: string) {
     yield* removeWorktree(worktreeOf(task, attempt))
     const branch = branchOf(task, attempt)
+    let deleted: boolean | undefined
+    if (merged !== undefined) {
+      // The train just landed `merged` (a parent of the base's new merge commit): a branch whose tip is still
+      // exactly it is in the base, so a compare-and-swap on that tip deletes it safely, without asking git
+      // whether it is merged. Moved, checked out elsewhere or gone: the full check below decides.
+      const holder = (yield* Git.worktreeList(repo)).some(
+        (tree) => Option.isSome(tree.branch) && tree.branch.value === branch
+      )
+      if (!holder) {
+        deleted = yield* Git.deleteRef(repo, `refs/heads/${branch}`, merged).pipe(
+          Effect.as(true),
+          Effect.catchTag("RefMoved", () => Effect.succeed(undefined))
+        )
+      }
+    }
     // Refuses unless the branch is in the base; false when there was none to delete.
-    const deleted = yield* Git.deleteMergedBranch(repo, branch, baseRef)
+    deleted ??= yield* Git.deleteMergedBranch(repo, branch, baseRef)
     yield* write({ _tag: "cleaned", task, attempt, branchDeleted: deleted })
   })
 
@@ -362,7 +377,10 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   // Merged attempts to clean up (worktree and branch), off the train's path: the base has moved already and
   // the journal says so, so the train goes on to the next batch meanwhile. Drained before the run finishes;
   // a crash in between leaves `merged` without `cleaned` in the journal, and the resumed run cleans up.
-  const cleanups = yield* Queue.unbounded<{ readonly task: string; readonly attempt: number }, Cause.Done>()
+  const cleanups = yield* Queue.unbounded<
+    { readonly task: string; readonly attempt: number; readonly commit: string },
+    Cause.Done
+  >()
   /** A worker or the train that breaks (git or the journal failing under it) fails the run, never hangs it. */
   const crashReported = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     self.pipe(
@@ -949,7 +967,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     Effect.gen(function* () {
       while (true) {
         const next = yield* Queue.take(cleanups)
-        yield* cleanup(next.task, next.attempt)
+        yield* cleanup(next.task, next.attempt, next.commit)
       }
     }).pipe(
       Effect.catchIf(Cause.isDone, () => Effect.void),
