@@ -210,6 +210,20 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     yield* write({ _tag: "cleaned", task, attempt, branchDeleted: deleted })
   })
 
+  /**
+   * An ended attempt's worktree, if it is still there: what is in it is committed on its branch (the work is
+   * kept), then the worktree goes. What `fail` does, for attempts a killed run ended.
+   */
+  const putAway = Effect.fnUntraced(function* (task: Task.Task, attempt: number, why: string) {
+    const worktree = worktreeOf(task.id, attempt)
+    if (!Fs.existsSync(worktree)) return
+    yield* Git.commitAll(worktree, {
+      message: `WIP ${task.id} (attempt ${attempt}): ${why}`,
+      author: task.author ?? config.author ?? defaultIdentity
+    }).pipe(Effect.ignore)
+    yield* removeWorktree(worktree).pipe(Effect.ignore)
+  })
+
   // The base as the train last moved it: the train is its only writer in this run, so workers start from it
   // and the train stacks onto it without asking git again. Someone else moving it makes the train's
   // compare-and-swap fail; the train then reads it anew.
@@ -289,6 +303,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
             phase: "gate",
             reason: "tests fail"
           })
+          yield* putAway(task, state!.attempt, "gate failed")
           finish(task.id, {
             outcome: "failed",
             reason: "gate: tests fail",
@@ -318,6 +333,8 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       case "failed":
       case "conflicted":
       case "skipped":
+        // Ended before a crash that came before its worktree was put away.
+        if (state!.attempt > 0) yield* putAway(task, state!.attempt, `${state!.phase}`)
         finish(task.id, {
           outcome: state!.phase as "failed" | "conflicted" | "skipped",
           reason: state!.reason,
