@@ -132,7 +132,7 @@ describe("Pool under random crashes", () => {
             }
           }
           // Shared tasks ran one after the other in file order, each on the last one's merged line.
-          const lastShared = tasks.filter((t) => t.shared && !t.bad).at(-1)
+          const lastShared = tasks.findLast((t) => t.shared && !t.bad)
           const line1 = p.git("show", "main:shared.txt").split("\n")[0]
           assert.strictEqual(
             line1,
