@@ -223,6 +223,24 @@ describe("handoffkit", () => {
     assert.strictEqual(journals.length, 2, "the first run's journal is kept, renamed")
   })
 
+  it("pool run and pool status work from a subdirectory: the repository is the one the directory is in", async () => {
+    const r = fresh({ "src/lib.js": "export {}\n" })
+    const tasks = r.write("tasks.yaml", tasksYaml([{ id: "a", prompt: "alpha", owns: "a.txt" }]))
+    const cwd = Path.join(r.repo, "src")
+    const run = await runCli(["pool", "run", tasks, "--agent", agent, "--gate", "node test.mjs"], { cwd })
+    assert.strictEqual(run.code, 0, run.stderr)
+    assert.strictEqual(r.git("show", "main:a.txt"), "alpha")
+    assert.isTrue(
+      Fs.existsSync(Path.join(r.dir, "repo.handoffkit")),
+      "the default root is beside the repository"
+    )
+    assert.isFalse(Fs.existsSync(Path.join(cwd, "..", "src.handoffkit")), "not beside the subdirectory")
+    assert.strictEqual(r.git("status", "--porcelain"), "")
+    const status = await runCli(["pool", "status", "--json"], { cwd })
+    assert.strictEqual(status.code, 0, status.stderr)
+    assert.strictEqual(JSON.parse(status.stdout).tasks[0].phase, "merged")
+  })
+
   it("a run killed mid-agent is refused by pool run (exit 2) and finished by pool resume", async () => {
     const r = fresh()
     const tasks = r.write(

@@ -8,6 +8,7 @@ import { Console, Duration, Effect, Option, Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Budget, Tracer } from "@handoffkit/core"
 import * as Agents from "@handoffkit/pool/Agents"
+import * as Git from "@handoffkit/pool/Git"
 import * as Journal from "@handoffkit/pool/Journal"
 import * as Pool from "@handoffkit/pool/Pool"
 import * as Progress from "@handoffkit/pool/Progress"
@@ -23,7 +24,7 @@ const tasksArg = Argument.String("tasks").pipe(
 )
 
 const repoFlag = Flag.String("repo").pipe(
-  Flag.withDescription("The repository (its top directory); the current directory by default"),
+  Flag.withDescription("The repository (any directory in it); the one of the current directory by default"),
   Flag.withDefault(".")
 )
 
@@ -142,6 +143,17 @@ const durationOf = (flag: string, text: string): Effect.Effect<Duration.Duration
 const optionalOf = <A>(option: Option.Option<A>): A | undefined =>
   Option.isSome(option) ? option.value : undefined
 
+/**
+ * The top directory of the repository `dir` is in, so that the commands work from any directory of it; `dir`
+ * itself when it is in none (the pool then says it is not a repository).
+ */
+const topOf = (dir: string) =>
+  Git.topLevel(Path.resolve(dir)).pipe(
+    Effect.map((top) => Path.resolve(top)),
+    Effect.orElseSucceed(() => Path.resolve(dir)),
+    Effect.provide(Git.layer)
+  )
+
 /** Where a run keeps its files, from the flags. */
 const rootOf = (repo: string, root: Option.Option<string>): string =>
   Option.isSome(root) ? Path.resolve(root.value) : Pool.defaultRoot(Path.resolve(repo))
@@ -153,7 +165,7 @@ const journalEntries = (root: string) => {
 
 /** The pool's config from the flags and the task file; `UsageError` for any flag that is wrong. */
 const configOf = Effect.fn("handoffkit/cli/pool.config")(function* (input: RunInput) {
-  const repo = Path.resolve(input.repo)
+  const repo = yield* topOf(input.repo)
   const file = yield* Task.decodeFile(input.tasks)
   const workers = yield* atLeast("workers", input.workers, 1)
   const gate = Option.isSome(input.gate) ? yield* argvOf("gate", input.gate.value) : undefined
@@ -310,7 +322,7 @@ const status = Command.make(
   "status",
   { repo: repoFlag, root: rootFlag, json: jsonFlag },
   Effect.fn("handoffkit/cli/pool.status")(function* (input) {
-    const root = rootOf(input.repo, input.root)
+    const root = rootOf(yield* topOf(input.repo), input.root)
     const path = Pool.journalPath(root)
     if (!Fs.existsSync(path)) {
       return yield* new UsageError({ reason: `no run here: no journal at ${path} (give --repo or --root)` })
