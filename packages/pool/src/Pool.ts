@@ -545,7 +545,7 @@ export const run = (config: Config) =>
 export const layerFor = (
   root: string
 ): Layer.Layer<Git.Git | Journal.Journal, Journal.JournalError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Layer.merge(Git.layer, Journal.layerFile(journalPath(root)))
+  Layer.merge(Git.layerForked, Journal.layerFile(journalPath(root)))
 
 /**
  * Everything `run` needs on Node, in one layer: git, the journal file under `root`, and Node's services

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Effect, Fiber, Option } from "effect"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Fiber, Layer, Option } from "effect"
 import type * as Scope from "effect/Scope"
 import * as Git from "../src/Git.ts"
 import { commitFiles, git, gitResult, makeRepo, makeTempDir, writeFiles } from "./fixtures/repo.ts"
@@ -9,8 +10,13 @@ import { commitFiles, git, gitResult, makeRepo, makeTempDir, writeFiles } from "
 // Every test runs the real git on real temporary repositories: the Git service is the pool's only door to
 // git, so what it must get right is git's behaviour, not a model of it.
 
-const live = <A, E>(name: string, test: () => Effect.Effect<A, E, Git.Git | Scope.Scope>) =>
+// Each test runs twice: with git spawned by this process (`layer`), and by the fork server (`layerForked`, the
+// pool's own), which must keep every guarantee the direct spawn keeps.
+const forked = Git.layerForked.pipe(Layer.provide(NodeServices.layer))
+const live = <A, E>(name: string, test: () => Effect.Effect<A, E, Git.Git | Scope.Scope>) => {
   it.live(name, () => Effect.asVoid(test().pipe(Effect.provide(Git.layerNode))))
+  it.live(`${name} (fork server)`, () => Effect.asVoid(test().pipe(Effect.provide(forked))))
+}
 
 const author = { name: "Ada Lovelace", email: "ada@example.com" }
 

@@ -103,6 +103,15 @@ const fixedEnv: Record<string, string | undefined> = {
   LANGUAGE: undefined
 }
 
+/** The whole environment a command runs with: the caller's, with `fixedEnv` and the request's on top. */
+export const environmentOf = (request: Request): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries({ ...process.env, ...fixedEnv, ...request.env })) {
+    if (value !== undefined) env[name] = value
+  }
+  return env
+}
+
 /** The whole argv after `git`: `-C dir`, the fixed config, then the command's own arguments. */
 export const argvOf = (request: Request): Array<string> => [
   ...(request.dir === undefined ? [] : ["-C", request.dir]),
@@ -147,7 +156,7 @@ export const clipStderr = (text: string): string => {
 }
 
 /** Sends a signal to a process group, if it still has members that are ours. */
-const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
+export const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
   try {
     process.kill(-pgid, signal)
   } catch {
@@ -156,7 +165,7 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
 }
 
 /** How long git gets after SIGTERM (to remove its lock files) before its group gets SIGKILL. */
-const killGrace = "2 seconds"
+export const killGrace = "2 seconds"
 
 /**
  * Runs git once and returns what it printed and its exit code, or a `Failure` when it did not exit normally.

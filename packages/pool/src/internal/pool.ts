@@ -181,34 +181,67 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const worktreeOf = (task: string, attempt: number) =>
     Path.join(config.root, "worktrees", `${task}-${attempt}`)
   const logDir = (task: string) => Path.join(config.root, "logs", task)
+  // Worktrees of merged attempts on their way out (see `cleanupAll`); what a crash left here is emptied at start.
+  const trashDir = Path.join(config.root, "trash")
+  yield* Effect.promise(() => Fs.promises.rm(trashDir, { recursive: true, force: true }))
 
   /** Removes an attempt's worktree; the branch stays (it is deleted only once merged). */
   const removeWorktree = (path: string) =>
     Fs.existsSync(path) ? Git.worktreeRemove(repo, path) : Git.worktreePrune(repo)
 
-  /** Deletes a merged attempt's worktree and branch, after checking the merge is in the base. */
-  const cleanup = Effect.fnUntraced(function* (task: string, attempt: number, merged?: string) {
-    yield* removeWorktree(worktreeOf(task, attempt))
-    const branch = branchOf(task, attempt)
-    let deleted: boolean | undefined
-    if (merged !== undefined) {
-      // The train just landed `merged` (a parent of the base's new merge commit): a branch whose tip is still
-      // exactly it is in the base, so a compare-and-swap on that tip deletes it safely, without asking git
-      // whether it is merged. Moved, checked out elsewhere or gone: the full check below decides.
-      const holder = (yield* Git.worktreeList(repo)).some(
-        (tree) => Option.isSome(tree.branch) && tree.branch.value === branch
-      )
-      if (!holder) {
-        deleted = yield* Git.deleteRef(repo, `refs/heads/${branch}`, merged).pipe(
+  /**
+   * Deletes merged attempts' worktrees and branches, after checking each merge is in the base. A batch costs a
+   * few git processes whatever its size: each worktree is moved into the trash (one rename: to git it is gone at
+   * once, and a crash leaves nothing half-deleted under `worktrees/`), one `worktree prune` forgets them all,
+   * one `worktree list` tells which branches are checked out elsewhere; the trash is emptied by fs, not git.
+   */
+  const cleanupAll = Effect.fnUntraced(function* (
+    items: ReadonlyArray<{
+      readonly task: string
+      readonly attempt: number
+      readonly merged?: string | undefined
+    }>
+  ) {
+    const trashed: Array<string> = []
+    for (const item of items) {
+      const worktree = worktreeOf(item.task, item.attempt)
+      if (!Fs.existsSync(worktree)) continue
+      const to = Path.join(trashDir, `${item.task}-${item.attempt}`)
+      Fs.mkdirSync(trashDir, { recursive: true })
+      Fs.rmSync(to, { recursive: true, force: true })
+      Fs.renameSync(worktree, to)
+      trashed.push(to)
+    }
+    yield* Git.worktreePrune(repo)
+    const holders = items.some((item) => item.merged !== undefined)
+      ? new Set(
+          (yield* Git.worktreeList(repo)).flatMap((tree) =>
+            Option.isSome(tree.branch) ? [tree.branch.value] : []
+          )
+        )
+      : new Set<string>()
+    for (const item of items) {
+      const branch = branchOf(item.task, item.attempt)
+      let deleted: boolean | undefined
+      if (item.merged !== undefined && !holders.has(branch)) {
+        // The train just landed `merged` (a parent of the base's new merge commit): a branch whose tip is still
+        // exactly it is in the base, so a compare-and-swap on that tip deletes it safely, without asking git
+        // whether it is merged. Moved, checked out elsewhere or gone: the full check below decides.
+        deleted = yield* Git.deleteRef(repo, `refs/heads/${branch}`, item.merged).pipe(
           Effect.as(true),
           Effect.catchTag("RefMoved", () => Effect.succeed(undefined))
         )
       }
+      // Refuses unless the branch is in the base; false when there was none to delete.
+      deleted ??= yield* Git.deleteMergedBranch(repo, branch, baseRef)
+      yield* write({ _tag: "cleaned", task: item.task, attempt: item.attempt, branchDeleted: deleted })
     }
-    // Refuses unless the branch is in the base; false when there was none to delete.
-    deleted ??= yield* Git.deleteMergedBranch(repo, branch, baseRef)
-    yield* write({ _tag: "cleaned", task, attempt, branchDeleted: deleted })
+    yield* Effect.promise(() =>
+      Promise.all(trashed.map((path) => Fs.promises.rm(path, { recursive: true, force: true })))
+    )
   })
+  /** `cleanupAll` of one attempt. */
+  const cleanup = (task: string, attempt: number, merged?: string) => cleanupAll([{ task, attempt, merged }])
 
   /**
    * An ended attempt's worktree, if it is still there: what is in it is committed on its branch (the work is
@@ -481,7 +514,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const author = task.author ?? config.author ?? defaultIdentity
     attempts.set(task.id, job.attempt)
     let from = job.from
-    let commit = job.commit
+    const commit = job.commit
 
     if (job.start === "agent") {
       const agent = agentFor(task)
@@ -559,13 +592,34 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       })
     }
 
+    // The commit, the ownership check and the gate run beside the worker's next agent: agents are what a run
+    // has few of, so the worker takes its next job now; at most `workers` gates run at once. Their failures are
+    // the task's, as the agent's are.
+    yield* Effect.forkChild(settled(job, afterAgent(worker, job, { from, commit, branch, worktree, author })))
+  })
+
+  /** The attempt's work committed on its branch, its paths checked against what it owns, then its gate. */
+  const afterAgent = Effect.fnUntraced(function* (
+    worker: number,
+    job: Job,
+    made: {
+      readonly from: string | undefined
+      readonly commit: string | undefined
+      readonly branch: string
+      readonly worktree: string
+      readonly author: Task.Author
+    }
+  ) {
+    const task = job.task
+    const { branch, worktree, author, from } = made
+    let { commit } = made
     if (job.start === "agent" || job.start === "commit") {
       const t0 = Date.now()
-      const made = yield* Git.commitAll(worktree, { message: task.message, author })
-      if (Option.isNone(made)) {
+      const committed = yield* Git.commitAll(worktree, { message: task.message, author })
+      if (Option.isNone(committed)) {
         return yield* fail(job, "commit", "the agent changed nothing", worktree)
       }
-      commit = made.value
+      commit = committed.value
       addPhase(task.id, "commit", Date.now() - t0)
     }
     if (from === undefined || commit === undefined) {
@@ -589,11 +643,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       }
     }
 
-    // The gate runs beside the worker's next agent: agents are what a run has few of, so the worker takes
-    // its next job now; at most `workers` gates run at once. Its failures are the task's, as the agent's are.
-    yield* Effect.forkChild(
-      settled(job, gates.withPermit(gateStage(worker, job, { commit, from, branch, worktree })))
-    )
+    yield* gates.withPermit(gateStage(worker, job, { commit, from, branch, worktree }))
   })
 
   /** The task's gate in its worktree (unless `preflight` is off), then the commit goes to the train. */
@@ -614,14 +664,17 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       emit({ _tag: "Phase", task: task.id, attempt: job.attempt, phase: "gate" })
       if (!Fs.existsSync(worktree)) yield* Git.worktreeAddExisting(repo, { path: worktree, branch })
       const t0 = Date.now()
-      const verdict = yield* gateWithRetries(
-        gateArgv,
-        worktree,
-        Path.join(logDir(task.id), `gate-${job.attempt}`)
+      // The commit's tree is looked up while the gate runs (it is what the train's cache of green trees keys on).
+      const [verdict, tree] = yield* Effect.all(
+        [
+          gateWithRetries(gateArgv, worktree, Path.join(logDir(task.id), `gate-${job.attempt}`)).pipe(
+            Effect.tap(() => Effect.sync(() => addPhase(task.id, "gate", Date.now() - t0)))
+          ),
+          Git.treeOf(repo, commit)
+        ],
+        { concurrency: 2 }
       )
-      addPhase(task.id, "gate", Date.now() - t0)
       metrics.taskGateRuns += verdict.runs
-      const tree = yield* Git.treeOf(repo, commit)
       yield* write({
         _tag: "gated",
         task: task.id,
@@ -983,8 +1036,11 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const cleaner = yield* Effect.forkChild(
     Effect.gen(function* () {
       while (true) {
-        const next = yield* Queue.take(cleanups)
-        yield* cleanup(next.task, next.attempt, next.commit)
+        // Whatever merged meanwhile is cleaned up together.
+        const next = yield* Queue.takeAll(cleanups)
+        yield* cleanupAll(
+          next.map((item) => ({ task: item.task, attempt: item.attempt, merged: item.commit }))
+        )
       }
     }).pipe(
       Effect.catchIf(Cause.isDone, () => Effect.void),
