@@ -618,7 +618,8 @@ const run = <E, R>(
       for (let i = n - count; i < n; i++) bytes += sizes[i]
       return count === 0 ? 0 : bytes + count - 1 // commas
     }
-    const ledgerCap = policy.ledgerBytes !== undefined && policy.ledgerBytes >= 0 ? policy.ledgerBytes : Infinity
+    const ledgerCap =
+      policy.ledgerBytes !== undefined && policy.ledgerBytes >= 0 ? policy.ledgerBytes : Infinity
     const wholeLedger = internal.ledgerBytes(ledger)
     if (
       carriedRefs.length === 0 &&
@@ -638,7 +639,8 @@ const run = <E, R>(
       return yield* new BoundTooSmall({ maxBytes: policy.maxBytes, required: base0 + refBytes })
     const { kept: shown, rest } = internal.fitLedger(ledger, Math.min(ledgerCap, max - base0 - refBytes))
     const fixed: Array<string> = [...carriedRefs]
-    if (!internal.isEmptyLedger(rest)) fixed.push(yield* corpus.put(internal.encodeLedger(rest), { namespace }))
+    if (!internal.isEmptyLedger(rest))
+      fixed.push(yield* corpus.put(internal.encodeLedger(rest), { namespace }))
     const base = internal.jsonBytes(shellOf(shown))
 
     // 3. Room for one ref is the minimum: every ref of a namespace has the same length.

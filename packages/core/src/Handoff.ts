@@ -247,6 +247,28 @@ export class RefsDropped extends Schema.TaggedError<RefsDropped>()("RefsDropped"
   }
 }
 
+/**
+ * `RefsDropped` when the options of a handoff give a context, `never` otherwise: a handoff that keeps the
+ * task's context cannot drop its refs.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import type { Handoff } from "@handoffkit/core"
+ *
+ * const never: [Handoff.RefsDroppedIf<{}>] extends [never] ? "no error" : "error" = "no error"
+ * console.log(never) // "no error"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RefsDroppedIf<O> = O extends { readonly context: infer C }
+  ? [C] extends [undefined]
+    ? never
+    : RefsDropped
+  : never
+
 type State =
   | { readonly _tag: "Owned" }
   | { readonly _tag: "Moving"; readonly to: string }
@@ -420,12 +442,17 @@ export const context = <T>(handle: Task<T>): Effect.Effect<HandoffContext, Owner
  * @category handing over
  * @since 0.1.0
  */
-export const transfer = <T, E, R>(
+export const transfer = <
+  T,
+  E,
+  R,
+  O extends { readonly context?: HandoffContext | undefined; readonly from?: string | undefined } = {}
+>(
   handle: Task<T>,
   to: string,
   deliver: (transfer: Transfer<T>) => Effect.Effect<void, E, R>,
-  options?: { readonly context?: HandoffContext | undefined; readonly from?: string | undefined }
-): Effect.Effect<void, OwnershipMoved | RefsDropped | E, R> =>
+  options?: O
+): Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | E, R> =>
   // A delivery that cannot report acceptance is not interruptible: an interrupt landing after the receiver
   // accepted the message but before we learn of it would leave two owners.
   transferWith(
@@ -438,7 +465,7 @@ export const transfer = <T, E, R>(
       ),
     options,
     false
-  )
+  ) as Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | E, R>
 
 /**
  * The transfer machinery. With `interruptible`, the delivery must set `receipt.accepted` at the moment the
@@ -464,7 +491,12 @@ const transferWith = <T, E, R>(
         const dropped = lineage.missing(self.context, outgoing)
         if (dropped.length > 0)
           return Effect.fail(
-            new RefsDropped({ taskId: self.id, dropped: dropped.length, of: self.context.refs.length, ref: dropped[0] })
+            new RefsDropped({
+              taskId: self.id,
+              dropped: dropped.length,
+              of: self.context.refs.length,
+              ref: dropped[0]
+            })
           )
       }
       self.state = { _tag: "Moving", to }
@@ -533,18 +565,18 @@ const transferWith = <T, E, R>(
  * @category handing over
  * @since 0.1.0
  */
-export const send = <T>(
+export const send = <T, O extends { readonly context?: HandoffContext | undefined } = {}>(
   handle: Task<T>,
   to: ActorRef<Transfer<T>, any>,
-  options?: { readonly context?: HandoffContext | undefined }
-): Effect.Effect<void, OwnershipMoved | RefsDropped | DeliveryError> =>
+  options?: O
+): Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError> =>
   transferWith(
     handle,
     to.address,
     (payload, receipt) => internalActor.sendWithReceipt(Envelope.external, undefined, to, payload, receipt),
     { context: options?.context },
     true
-  )
+  ) as Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError>
 
 /**
  * Hands the task to an actor from inside a behavior: the message is stamped with this actor as `from` and
@@ -576,12 +608,12 @@ export const send = <T>(
  * @category handing over
  * @since 0.1.0
  */
-export const sendFrom = <T, In, Reply>(
+export const sendFrom = <T, In, Reply, O extends { readonly context?: HandoffContext | undefined } = {}>(
   context: ActorContext<In, Reply>,
   handle: Task<T>,
   to: ActorRef<Transfer<T>, any>,
-  options?: { readonly context?: HandoffContext | undefined }
-): Effect.Effect<void, OwnershipMoved | RefsDropped | DeliveryError> =>
+  options?: O
+): Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError> =>
   transferWith(
     handle,
     to.address,
@@ -589,4 +621,4 @@ export const sendFrom = <T, In, Reply>(
       internalActor.sendWithReceipt(context.self.address, context.message.id, to, payload, receipt),
     { context: options?.context, from: context.self.address },
     true
-  )
+  ) as Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError>

@@ -174,13 +174,15 @@ const opLetter = { created: "A", modified: "M", deleted: "D" } as const
 export const note = (
   ledger: Ledger,
   notes: {
-    readonly artifacts?: ReadonlyArray<{ readonly op: keyof typeof opLetter; readonly path: string }> | undefined
+    readonly artifacts?:
+      ReadonlyArray<{ readonly op: keyof typeof opLetter; readonly path: string }> | undefined
     readonly decisions?: ReadonlyArray<{ readonly what: string; readonly why: string }> | undefined
     readonly pending?: ReadonlyArray<string> | undefined
   }
 ): Ledger => {
   const artifacts = new Map(ledger.artifacts)
-  for (const { op, path } of notes.artifacts ?? []) artifacts.set(path, (artifacts.get(path) ?? "") + opLetter[op])
+  for (const { op, path } of notes.artifacts ?? [])
+    artifacts.set(path, (artifacts.get(path) ?? "") + opLetter[op])
   const decisions = new Map(ledger.decisions)
   for (const { what, why } of notes.decisions ?? []) decisions.set(what, why)
   return {
@@ -218,11 +220,17 @@ const pairBytes = ([key, value]: readonly [string, string]): number =>
 /** The bytes a ledger adds to a context's JSON: `,"artifacts":{…}`, `,"decisions":{…}`, `,"pending":[…]`. @internal */
 export const ledgerBytes = (ledger: Ledger): number => {
   const record = (label: number, pairs: ReadonlyArray<readonly [string, string]>) =>
-    pairs.length === 0 ? 0 : label + 2 + pairs.reduce((sum, pair) => sum + pairBytes(pair), 0) + pairs.length - 1
+    pairs.length === 0
+      ? 0
+      : label + 2 + pairs.reduce((sum, pair) => sum + pairBytes(pair), 0) + pairs.length - 1
   const pending =
     ledger.pending.length === 0
       ? 0
-      : 11 + 2 + ledger.pending.reduce((sum, step) => sum + jsonStringBytes(step) + 2, 0) + ledger.pending.length - 1
+      : 11 +
+        2 +
+        ledger.pending.reduce((sum, step) => sum + jsonStringBytes(step) + 2, 0) +
+        ledger.pending.length -
+        1
   return record(13, ledger.artifacts) + record(13, ledger.decisions) + pending
 }
 
@@ -231,7 +239,10 @@ export const ledgerBytes = (ledger: Ledger): number => {
  * decisions and the artifacts share what is left: the oldest entry of whichever takes more bytes goes out
  * first, so recent work stays in view. @internal
  */
-export const fitLedger = (ledger: Ledger, bound: number): { readonly kept: Ledger; readonly rest: Ledger } => {
+export const fitLedger = (
+  ledger: Ledger,
+  bound: number
+): { readonly kept: Ledger; readonly rest: Ledger } => {
   const maxBytes = Math.max(0, bound)
   if (ledgerBytes(ledger) <= maxBytes) return { kept: ledger, rest: emptyLedger }
   const size = (pairs: ReadonlyArray<readonly [string, string]>, from: number, label: number) => {
@@ -303,8 +314,16 @@ export const decodeEntry = (
     entry.refs.every((ref) => typeof ref === "string")
   )
     return { _tag: "Index", refs: entry.refs as ReadonlyArray<string> }
-  if (entry._tag === "Ledger" && isPairs(entry.artifacts) && isPairs(entry.decisions) && isStrings(entry.pending))
-    return { _tag: "Ledger", ledger: { artifacts: entry.artifacts, decisions: entry.decisions, pending: entry.pending } }
+  if (
+    entry._tag === "Ledger" &&
+    isPairs(entry.artifacts) &&
+    isPairs(entry.decisions) &&
+    isStrings(entry.pending)
+  )
+    return {
+      _tag: "Ledger",
+      ledger: { artifacts: entry.artifacts, decisions: entry.decisions, pending: entry.pending }
+    }
   return undefined
 }
 
@@ -319,7 +338,12 @@ const isPairs = (value: unknown): value is ReadonlyArray<readonly [string, strin
  * did not fit (the context holds its first ones), empty otherwise. @internal
  */
 export const encodeLedger = (ledger: Ledger): string =>
-  JSON.stringify({ _tag: "Ledger", artifacts: ledger.artifacts, decisions: ledger.decisions, pending: ledger.pending })
+  JSON.stringify({
+    _tag: "Ledger",
+    artifacts: ledger.artifacts,
+    decisions: ledger.decisions,
+    pending: ledger.pending
+  })
 
 /** The stored form of an item. JSON escapes lone surrogates, so even those come back byte for byte. @internal */
 export const encodeItem = (item: Item): string =>
