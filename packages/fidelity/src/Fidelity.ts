@@ -208,9 +208,10 @@ export interface Row {
   readonly ms: number
 }
 
+const share = (answered: number, asked: number) => (asked === 0 ? 1 : answered / asked)
+
 const shares = (tallies: ReadonlyArray<Tally>) => {
   const sum = (kind: Probe.Kind, i: 0 | 1) => tallies.reduce((total, tally) => total + tally[kind][i], 0)
-  const share = (answered: number, asked: number) => (asked === 0 ? 1 : answered / asked)
   const byKind = Object.fromEntries(Probe.kinds.map((kind) => [kind, share(sum(kind, 0), sum(kind, 1))]))
   const answered = Probe.kinds.reduce((total, kind) => total + sum(kind, 0), 0)
   const asked = Probe.kinds.reduce((total, kind) => total + sum(kind, 1), 0)
@@ -298,8 +299,10 @@ const kib = (bytes: number | null) =>
  * import { Effect } from "effect"
  * import { Fidelity } from "@handoffkit/fidelity"
  *
- * const rows = Effect.runSync(Fidelity.measure({ seeds: [1], hops: [1], bounds: [4096], strategies: ["structured"] }))
- * console.log(Fidelity.table(rows).split("\n")[2].startsWith("| 1 | 16 KiB | structured | 4 KiB |")) // true
+ * const program = Fidelity.measure({ seeds: [1], hops: [1], bounds: [4096], strategies: ["structured"] })
+ * Effect.runPromise(program).then((rows) =>
+ *   console.log(Fidelity.table(rows).split("\n")[2].startsWith("| 1 | 16 KiB | structured | 4 KiB |")) // true
+ * )
  * ```
  *
  * @category rendering

@@ -28,6 +28,17 @@ import type * as Scenario from "./Scenario.ts"
 export const kinds = ["recall", "artifact", "decision", "continuation"] as const
 
 /**
+ * One of `kinds`.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Probe } from "@handoffkit/fidelity"
+ *
+ * const kind: Probe.Kind = "decision"
+ * console.log(Probe.kinds.includes(kind)) // true
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -64,7 +75,8 @@ export type Probe =
 const letter = { created: "A", modified: "M", deleted: "D" } as const
 
 /**
- * Every probe of a scenario: its facts, its files, its decisions and its last pending steps.
+ * Every probe of a scenario: its facts, its files, its decisions and its last pending steps; with `hops`,
+ * those of its first `hops` hops only (what the context handed over at that hop must answer).
  *
  * **Example**
  *
@@ -80,26 +92,28 @@ const letter = { created: "A", modified: "M", deleted: "D" } as const
  * @category constructors
  * @since 0.1.0
  */
-export const probesOf = (scenario: Scenario.Scenario): Array<Probe> => {
+export const probesOf = (scenario: Scenario.Scenario, hops: number = scenario.hops.length): Array<Probe> => {
   const histories = new Map<string, string>()
-  for (const edit of scenario.edits)
-    histories.set(edit.path, (histories.get(edit.path) ?? "") + letter[edit.op])
+  for (const edit of scenario.edits) {
+    if (edit.hop < hops) histories.set(edit.path, (histories.get(edit.path) ?? "") + letter[edit.op])
+  }
   const order = [...histories.keys()]
+  const pending =
+    hops === scenario.hops.length ? scenario.pending : (scenario.hops[hops - 1]?.notes.pending ?? [])
   return [
-    ...scenario.facts.map((fact): Probe => ({ kind: "recall", cue: fact.cue, answer: fact.value })),
+    ...scenario.facts
+      .filter((fact) => fact.hop < hops)
+      .map((fact): Probe => ({ kind: "recall", cue: fact.cue, answer: fact.value })),
     ...order.map((path, i): Probe => ({
       kind: "artifact",
       path,
       history: histories.get(path)!,
       after: i === 0 ? null : order[i - 1]
     })),
-    ...scenario.decisions.map((d): Probe => ({
-      kind: "decision",
-      subject: d.subject,
-      what: d.what,
-      why: d.why
-    })),
-    ...scenario.pending.map((step, position): Probe => ({ kind: "continuation", position, step }))
+    ...scenario.decisions
+      .filter((d) => d.hop < hops)
+      .map((d): Probe => ({ kind: "decision", subject: d.subject, what: d.what, why: d.why })),
+    ...pending.map((step, position): Probe => ({ kind: "continuation", position, step }))
   ]
 }
 

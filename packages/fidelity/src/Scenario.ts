@@ -348,7 +348,7 @@ export const generate = Effect.fn("Scenario.generate")(function* (seed: number, 
     const hopFacts: Array<Fact> = []
     for (let m = 0; m < numbersPerHop; m++) {
       let cue = ""
-      let make: (r: Random.Random) => string = () => ""
+      let make = metrics[0][1]
       for (let attempt = 0; cue === "" || usedCues.has(cue); attempt++) {
         const [metric, value] = r.pick(metrics)
         const service = r.pick(services)

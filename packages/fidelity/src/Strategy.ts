@@ -36,6 +36,17 @@ import type * as Scenario from "./Scenario.ts"
 export const names = ["naive", "truncate", "compactor", "slip", "append", "structured"] as const
 
 /**
+ * One of `names`.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Strategy } from "@handoffkit/fidelity"
+ *
+ * const name: Strategy.Name = "append"
+ * console.log(Strategy.byName(name).name) // "append"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */

@@ -217,12 +217,15 @@ export const fieldsOf = (
 const pairBytes = ([key, value]: readonly [string, string]): number =>
   jsonStringBytes(key) + jsonStringBytes(value) + 5 // "k":"v"
 
+/** The bytes of `,"label":{pairs from `from` on}` (0 when there are none). */
+const recordBytes = (label: number, pairs: ReadonlyArray<readonly [string, string]>, from = 0): number => {
+  let bytes = 0
+  for (let i = from; i < pairs.length; i++) bytes += pairBytes(pairs[i])
+  return pairs.length - from <= 0 ? 0 : label + 2 + bytes + pairs.length - from - 1
+}
+
 /** The bytes a ledger adds to a context's JSON: `,"artifacts":{…}`, `,"decisions":{…}`, `,"pending":[…]`. @internal */
 export const ledgerBytes = (ledger: Ledger): number => {
-  const record = (label: number, pairs: ReadonlyArray<readonly [string, string]>) =>
-    pairs.length === 0
-      ? 0
-      : label + 2 + pairs.reduce((sum, pair) => sum + pairBytes(pair), 0) + pairs.length - 1
   const pending =
     ledger.pending.length === 0
       ? 0
@@ -231,7 +234,7 @@ export const ledgerBytes = (ledger: Ledger): number => {
         ledger.pending.reduce((sum, step) => sum + jsonStringBytes(step) + 2, 0) +
         ledger.pending.length -
         1
-  return record(13, ledger.artifacts) + record(13, ledger.decisions) + pending
+  return recordBytes(13, ledger.artifacts) + recordBytes(13, ledger.decisions) + pending
 }
 
 /**
@@ -245,11 +248,6 @@ export const fitLedger = (
 ): { readonly kept: Ledger; readonly rest: Ledger } => {
   const maxBytes = Math.max(0, bound)
   if (ledgerBytes(ledger) <= maxBytes) return { kept: ledger, rest: emptyLedger }
-  const size = (pairs: ReadonlyArray<readonly [string, string]>, from: number, label: number) => {
-    let bytes = 0
-    for (let i = from; i < pairs.length; i++) bytes += pairBytes(pairs[i])
-    return pairs.length - from === 0 ? 0 : label + 2 + bytes + pairs.length - from - 1
-  }
   let pending = ledger.pending.length
   const pendingBytes = (count: number) => {
     let bytes = 0
@@ -261,8 +259,8 @@ export const fitLedger = (
   let a = 0 // artifacts dropped from the front
   let d = 0 // decisions dropped from the front
   // Sizes are kept incrementally: each drop removes one pair (and its comma, or the whole field).
-  let aBytes = size(ledger.artifacts, 0, 13)
-  let dBytes = size(ledger.decisions, 0, 13)
+  let aBytes = recordBytes(13, ledger.artifacts)
+  let dBytes = recordBytes(13, ledger.decisions)
   while (aBytes + dBytes > left) {
     if ((aBytes >= dBytes && a < ledger.artifacts.length) || d >= ledger.decisions.length) {
       a++
