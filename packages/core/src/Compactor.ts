@@ -410,6 +410,13 @@ export const byteLength = (context: HandoffContext): number => internal.jsonByte
 
 const defaultNamespace = "context"
 
+/** What `compact` and `append` return. */
+type Compacted<E, R> = Effect.Effect<
+  HandoffContext,
+  BoundTooSmall | Corpus.InvalidName | Corpus.CorpusCorrupt | Corpus.CorpusStorageError | E,
+  Corpus.Corpus | R
+>
+
 /**
  * Compacts items into a `HandoffContext` within `policy.maxBytes`, storing what it does not keep verbatim
  * in the Corpus.
@@ -465,11 +472,7 @@ export const compact = <E = never, R = never>(
   items: ReadonlyArray<Item>,
   policy: Policy<E, R>,
   options?: CompactOptions
-): Effect.Effect<
-  HandoffContext,
-  BoundTooSmall | Corpus.InvalidName | Corpus.CorpusCorrupt | Corpus.CorpusStorageError | E,
-  Corpus.Corpus | R
-> => run(undefined, items, policy, options).pipe(Effect.withSpan("Compactor.compact"))
+): Compacted<E, R> => run(undefined, items, policy, options).pipe(Effect.withSpan("Compactor.compact"))
 
 /**
  * Compacts a received context with new items into a context within `policy.maxBytes`, carrying every ref
@@ -517,22 +520,14 @@ export const append = <E = never, R = never>(
   items: ReadonlyArray<Item>,
   policy: Policy<E, R>,
   options?: CompactOptions
-): Effect.Effect<
-  HandoffContext,
-  BoundTooSmall | Corpus.InvalidName | Corpus.CorpusCorrupt | Corpus.CorpusStorageError | E,
-  Corpus.Corpus | R
-> => run(received, items, policy, options).pipe(Effect.withSpan("Compactor.append"))
+): Compacted<E, R> => run(received, items, policy, options).pipe(Effect.withSpan("Compactor.append"))
 
 const run = <E, R>(
   received: HandoffContext | undefined,
   newItems: ReadonlyArray<Item>,
   policy: Policy<E, R>,
   options: CompactOptions | undefined
-): Effect.Effect<
-  HandoffContext,
-  BoundTooSmall | Corpus.InvalidName | Corpus.CorpusCorrupt | Corpus.CorpusStorageError | E,
-  Corpus.Corpus | R
-> =>
+): Compacted<E, R> =>
   Effect.gen(function* () {
     const namespace = options?.namespace ?? defaultNamespace
     yield* checkNamespace(namespace)
