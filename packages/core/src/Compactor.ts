@@ -11,6 +11,10 @@
  * the receiver read the thread, skim the summary, and `recover` (or `Corpus.get` one ref) when it needs
  * the details. Summarizers are pluggable: extractive by default, a model when one is given.
  *
+ * To hand on a context you received, `append` it your items: its refs travel on without being read. Give
+ * the files you touched, your decisions and the steps left as `notes`: they travel as typed fields of the
+ * context (`artifacts`, `decisions`, `pending`), first within the bound (docs/fidelity.md measures why).
+ *
  * @since 0.1.0
  */
 import { Context, Effect, Schema } from "effect"
