@@ -47,6 +47,9 @@ const hopOf = (seed: number, hop: number) => {
   return { items, notes }
 }
 
+/** What the property reached, so that a generator change that stops reaching a case fails the suite. */
+const reached = { indexed: 0, ledgerStored: 0, verbatim: 0 }
+
 describe("Compactor.append", () => {
   it.effect.prop(
     "a chain of appends: every context within its bound, nothing re-read, and the last recovers every item and the whole ledger",
@@ -63,6 +66,8 @@ describe("Compactor.append", () => {
           context = yield* Compactor.append(context, work.items, { maxBytes }, { namespace: "chain", notes })
           assert.isAtMost(new TextEncoder().encode(JSON.stringify(context)).length, maxBytes, `hop ${hop}`)
           Schema.decodeUnknownSync(Handoff.HandoffContext)(context)
+          if (context.refs.length === 1 && hop > 0) reached.indexed++
+          if (context.refs.length === 0) reached.verbatim++
           items.push(...work.items)
           if (notes !== undefined) {
             const artifacts = new Map(Object.entries(expected.artifacts))
@@ -87,6 +92,8 @@ describe("Compactor.append", () => {
           assert.isTrue(item.from === items[i].from && item.text === items[i].text, `item ${i}`)
         })
         const ledger = yield* Compactor.recoverLedger(context)
+        if (Object.keys(ledger.artifacts).length > Object.keys(context.artifacts ?? {}).length)
+          reached.ledgerStored++
         assert.deepStrictEqual(Object.entries(ledger.artifacts), Object.entries(expected.artifacts))
         assert.deepStrictEqual(Object.entries(ledger.decisions), Object.entries(expected.decisions))
         assert.deepStrictEqual(ledger.pending, expected.pending)
@@ -94,6 +101,10 @@ describe("Compactor.append", () => {
     },
     { arbitrary: { runs: 60 } }
   )
+
+  it("the property reached indexed refs, stored ledger entries and verbatim contexts", () => {
+    for (const [name, count] of Object.entries(reached)) assert.isAbove(count, 0, `no run was ${name}`)
+  })
 
   it.effect("the ledger comes first within the bound, and what it cannot hold is stored and recovered", () =>
     Effect.gen(function* () {
