@@ -40,6 +40,13 @@ export default [
   },
   {
     test: {
+      name: "fidelity",
+      root: "./packages/fidelity",
+      include: ["test/**/*.test.ts"]
+    }
+  },
+  {
+    test: {
       name: "examples",
       root: "./examples",
       include: ["*/test/**/*.test.ts"]

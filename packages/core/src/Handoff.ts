@@ -24,6 +24,7 @@ import * as internalMailbox from "./internal/mailbox.ts"
 import type { DeliveryError } from "./Registry.ts"
 import { Usage } from "./Budget.ts"
 import * as envelope from "./internal/envelope.ts"
+import * as lineage from "./internal/lineage.ts"
 import * as Tracer from "./Tracer.ts"
 
 /**
@@ -58,8 +59,13 @@ export type TypeId = "~handoffkit/Handoff/Task"
  * - `refs`: references into the Corpus for the full material.
  * - `thread`: the most recent messages, as data (`from`, `text`).
  * - `budget`: what is left to spend on the task.
+ * - `artifacts` (optional): the artifact trail, as data: every file the task touched, in the order it was
+ *   first touched, with what was done to it, oldest first (`A` created, `M` modified, `D` deleted): `"AMM"`.
+ * - `decisions` (optional): what was decided, each with its reason (`what` → `why`), oldest first.
+ * - `pending` (optional): the steps still to do, next first.
  *
- * Every field is Schema-encodable, so a handoff can cross processes.
+ * Every field is Schema-encodable, so a handoff can cross processes. `Compactor.compact` and
+ * `Compactor.append` fill the last three from the notes they are given and keep them within the bound.
  *
  *
  * **Example**
@@ -84,7 +90,10 @@ export const HandoffContext = Schema.Struct({
   summary: Schema.String,
   refs: Schema.Array(Schema.String),
   thread: Schema.Array(Schema.Struct({ from: Schema.String, text: Schema.String })),
-  budget: Schema.optional(Usage)
+  budget: Schema.optional(Usage),
+  artifacts: Schema.optional(Schema.Record(Schema.String, Schema.String.check(Schema.isPattern(/^[AMD]+$/)))),
+  decisions: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  pending: Schema.optional(Schema.Array(Schema.String))
 })
 
 /**
@@ -203,6 +212,62 @@ export class OwnershipMoved extends Schema.TaggedError<OwnershipMoved>()("Owners
       : `task ${this.taskId} now belongs to "${this.to}": this handle was consumed by a handoff`
   }
 }
+
+/**
+ * Handing a task over with a context that lost refs the task arrived with: what they point to would be
+ * out of reach of every later owner.
+ *
+ * **Details**
+ *
+ * A context carries a ref when it lists it, or when this process built it with `Compactor.append` from
+ * the received context, or with `Compactor.compact` from every item `Compactor.recover` returned for it.
+ * The handoff fails before anything moves: the sender keeps the task.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Handoff } from "@handoffkit/core"
+ *
+ * console.log(new Handoff.RefsDropped({ taskId: "t-1", dropped: 2, of: 3, ref: "corpus://c/sha256-00" }).message)
+ * // task t-1: the context handed over drops 2 of the 3 refs the task arrived with (corpus://c/sha256-00, …); build it with Compactor.append(received, items, policy), or from Compactor.recover(received)
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RefsDropped extends Schema.TaggedError<RefsDropped>()("RefsDropped", {
+  taskId: Schema.String,
+  dropped: Schema.Number,
+  of: Schema.Number,
+  ref: Schema.String
+}) {
+  override get message() {
+    const more = this.dropped > 1 ? ", …" : ""
+    return `task ${this.taskId}: the context handed over drops ${this.dropped} of the ${this.of} refs the task arrived with (${this.ref}${more}); build it with Compactor.append(received, items, policy), or from Compactor.recover(received)`
+  }
+}
+
+/**
+ * `RefsDropped` when the options of a handoff give a context, `never` otherwise: a handoff that keeps the
+ * task's context cannot drop its refs.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import type { Handoff } from "@handoffkit/core"
+ *
+ * const never: [Handoff.RefsDroppedIf<{}>] extends [never] ? "no error" : "error" = "no error"
+ * console.log(never) // "no error"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RefsDroppedIf<O> = O extends { readonly context: infer C }
+  ? [C] extends [undefined]
+    ? never
+    : RefsDropped
+  : never
 
 type State =
   | { readonly _tag: "Owned" }
@@ -353,7 +418,8 @@ export const context = <T>(handle: Task<T>): Effect.Effect<HandoffContext, Owner
  * The claim is atomic: the handle switches to "moving" in one synchronous step, so of concurrent transfers
  * exactly one proceeds and the others fail with `OwnershipMoved`. If `deliver` fails, ownership returns to
  * this handle (nothing is lost, the caller may retry); if it succeeds, the handle is consumed for good.
- * `context` replaces the task's context for the new owner (for example a fresh summary). The delivery is not
+ * `context` replaces the task's context for the new owner (for example a fresh summary); one that drops refs
+ * the task arrived with fails with `RefsDropped` before anything moves (see `RefsDropped`). The delivery is not
  * interruptible (an interrupt between acceptance and our learning of it would leave two owners): it waits
  * under back-pressure until the receiver accepts or its mailbox closes.
  *
@@ -376,12 +442,17 @@ export const context = <T>(handle: Task<T>): Effect.Effect<HandoffContext, Owner
  * @category handing over
  * @since 0.1.0
  */
-export const transfer = <T, E, R>(
+export const transfer = <
+  T,
+  E,
+  R,
+  O extends { readonly context?: HandoffContext | undefined; readonly from?: string | undefined } = {}
+>(
   handle: Task<T>,
   to: string,
   deliver: (transfer: Transfer<T>) => Effect.Effect<void, E, R>,
-  options?: { readonly context?: HandoffContext | undefined; readonly from?: string | undefined }
-): Effect.Effect<void, OwnershipMoved | E, R> =>
+  options?: O
+): Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | E, R> =>
   // A delivery that cannot report acceptance is not interruptible: an interrupt landing after the receiver
   // accepted the message but before we learn of it would leave two owners.
   transferWith(
@@ -394,7 +465,7 @@ export const transfer = <T, E, R>(
       ),
     options,
     false
-  )
+  ) as Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | E, R>
 
 /**
  * The transfer machinery. With `interruptible`, the delivery must set `receipt.accepted` at the moment the
@@ -407,14 +478,27 @@ const transferWith = <T, E, R>(
   deliver: (transfer: Transfer<T>, receipt: Receipt) => Effect.Effect<void, E, R>,
   options: { readonly context?: HandoffContext | undefined; readonly from?: string | undefined } | undefined,
   interruptible: boolean
-): Effect.Effect<void, OwnershipMoved | E, R> =>
+): Effect.Effect<void, OwnershipMoved | RefsDropped | E, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.withFiber((fiber): Effect.Effect<void, OwnershipMoved | E, R> => {
+    Effect.withFiber((fiber): Effect.Effect<void, OwnershipMoved | RefsDropped | E, R> => {
       // Check and claim in one synchronous step: a fiber may yield between any two effects, so a check in
       // one effect and the claim in the next would let two senders through (the property test found it).
       const self = handle as TaskImpl<T>
       const error = movedError(self as TaskImpl<unknown>)
       if (error !== undefined) return Effect.fail(error)
+      const outgoing = options?.context
+      if (outgoing !== undefined && outgoing !== self.context) {
+        const dropped = lineage.missing(self.context, outgoing)
+        if (dropped.length > 0)
+          return Effect.fail(
+            new RefsDropped({
+              taskId: self.id,
+              dropped: dropped.length,
+              of: self.context.refs.length,
+              ref: dropped[0]
+            })
+          )
+      }
       self.state = { _tag: "Moving", to }
       const next = makeHandle(
         self.id,
@@ -481,18 +565,18 @@ const transferWith = <T, E, R>(
  * @category handing over
  * @since 0.1.0
  */
-export const send = <T>(
+export const send = <T, O extends { readonly context?: HandoffContext | undefined } = {}>(
   handle: Task<T>,
   to: ActorRef<Transfer<T>, any>,
-  options?: { readonly context?: HandoffContext | undefined }
-): Effect.Effect<void, OwnershipMoved | DeliveryError> =>
+  options?: O
+): Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError> =>
   transferWith(
     handle,
     to.address,
     (payload, receipt) => internalActor.sendWithReceipt(Envelope.external, undefined, to, payload, receipt),
     { context: options?.context },
     true
-  )
+  ) as Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError>
 
 /**
  * Hands the task to an actor from inside a behavior: the message is stamped with this actor as `from` and
@@ -524,12 +608,12 @@ export const send = <T>(
  * @category handing over
  * @since 0.1.0
  */
-export const sendFrom = <T, In, Reply>(
+export const sendFrom = <T, In, Reply, O extends { readonly context?: HandoffContext | undefined } = {}>(
   context: ActorContext<In, Reply>,
   handle: Task<T>,
   to: ActorRef<Transfer<T>, any>,
-  options?: { readonly context?: HandoffContext | undefined }
-): Effect.Effect<void, OwnershipMoved | DeliveryError> =>
+  options?: O
+): Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError> =>
   transferWith(
     handle,
     to.address,
@@ -537,4 +621,4 @@ export const sendFrom = <T, In, Reply>(
       internalActor.sendWithReceipt(context.self.address, context.message.id, to, payload, receipt),
     { context: options?.context, from: context.self.address },
     true
-  )
+  ) as Effect.Effect<void, OwnershipMoved | RefsDroppedIf<O> | DeliveryError>
