@@ -11,8 +11,15 @@
  * was spent in the world, and fails with `BudgetOverrun`.)
  *
  * A dimension absent from the limits is unlimited. Cost is in USD and kept internally as an integer number of
- * nano-dollars (`Math.round(usd * 1e9)`), so adding up many small costs never drifts with floating point; token
- * and call counts are kept as given (exact for integers).
+ * nano-dollars, so adding up many small costs never drifts with floating point; token and call counts are kept
+ * as given (exact for integers).
+ *
+ * **Resolution** A cost limit is rounded to the nearest nano-dollar (1e-9 USD). A charge (what `reserve`,
+ * `commit` and `spend` take) is rounded *up* to the next nano-dollar, never down: a cost below the resolution
+ * is charged as one nano-dollar, not as nothing, so no run of tiny charges can slip past a limit (100,000
+ * spends of 4e-10 USD against a limit of 1e-6 USD: the 1,001st is refused). The ledger may over-count a
+ * sub-nano-dollar price by less than 1e-9 USD a charge; it never under-counts. Prices that are whole
+ * nano-dollars (every real per-token price) are charged exactly.
  *
  * `exhausted` waits (on a `Deferred`) until the budget is exhausted, which is exactly when some limited
  * dimension's spent reaches its limit (`spent >= limit`), or the time limit passes, and never before. It is meant

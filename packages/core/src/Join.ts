@@ -685,7 +685,7 @@ export const actor = <A, E = never, R = never>(
   options: ActorOptions<A, E, R>
 ): Effect.Effect<
   Actor.ActorRef<A>,
-  JoinInvalid | AddressTaken | MailboxInvalid,
+  JoinInvalid | AddressTaken | MailboxInvalid | Actor.ActorInvalid,
   Scope.Scope | Registry | R
 > =>
   Effect.gen(function* () {

@@ -24,6 +24,7 @@ import { Actor, Budget, Compactor, Corpus, DeadLetter, Handoff, Select, Tracer }
 import type { Address, Envelope } from "@handoffkit/core/Envelope"
 import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
 import type { MailboxInvalid } from "@handoffkit/core/Mailbox"
+import type { ActorInvalid } from "@handoffkit/core/Actor"
 import type * as Scope from "effect/Scope"
 import * as caller from "./internal/caller.ts"
 import { agentLine, dataBlock, dataRule, toolName } from "./internal/prompt.ts"
@@ -392,7 +393,7 @@ export const make = <R = never>(
   options: Options<R>
 ): Effect.Effect<
   Actor.ActorRef<Input, Result>,
-  AgentInvalid | AddressTaken | MailboxInvalid,
+  AgentInvalid | AddressTaken | MailboxInvalid | ActorInvalid,
   Scope.Scope | Registry | LanguageModel.LanguageModel | R
 > =>
   Effect.gen(function* () {

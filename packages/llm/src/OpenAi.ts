@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { AiError, LanguageModel } from "effect/ai"
 import OpenAI from "openai"
 import { Tracer } from "@handoffkit/core"
@@ -311,10 +311,19 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
 export const layer = (options: Options): Layer.Layer<LanguageModel.LanguageModel> =>
   Layer.effect(LanguageModel.LanguageModel, make(options))
 
+const missingKey =
+  "OPENAI_API_KEY is missing or empty: set it to your OpenAI API key (or set OPENAI_BASE_URL to a server that needs no key)"
+
 /**
- * The provider's options read from the environment: `OPENAI_API_KEY` (optional, redacted),
- * `OPENAI_BASE_URL` (optional), `HANDOFFKIT_MODEL` (default `gpt-5.5`) and `HANDOFFKIT_MAX_OUTPUT_TOKENS`
- * (default 4096).
+ * The provider's options read from the environment: `OPENAI_API_KEY` (redacted), `OPENAI_BASE_URL`
+ * (optional), `HANDOFFKIT_MODEL` (default `gpt-5.5`) and `HANDOFFKIT_MAX_OUTPUT_TOKENS` (default 4096).
+ *
+ * **Details**
+ *
+ * Without `OPENAI_BASE_URL` (that is, against OpenAI itself) `OPENAI_API_KEY` is required: a missing or empty
+ * key is a `ConfigError` naming `OPENAI_API_KEY`, raised when the config is read, so a program that builds
+ * {@link layerConfig} fails before any model call is tried or charged. With `OPENAI_BASE_URL` set (a local or
+ * scripted server that needs no key) the key is optional (an empty one counts as none).
  *
  * **Example**
  *
@@ -322,7 +331,7 @@ export const layer = (options: Options): Layer.Layer<LanguageModel.LanguageModel
  * import { ConfigProvider, Effect } from "effect"
  * import { OpenAi } from "@handoffkit/llm"
  *
- * const env = ConfigProvider.fromUnknown({ HANDOFFKIT_MODEL: "gpt-5.5-mini" })
+ * const env = ConfigProvider.fromUnknown({ OPENAI_API_KEY: "sk-your-key", HANDOFFKIT_MODEL: "gpt-5.5-mini" })
  * const program = OpenAi.config.parse(env).pipe(Effect.map((options) => options.model))
  * Effect.runPromise(program).then(console.log) // "gpt-5.5-mini"
  * ```
@@ -331,16 +340,23 @@ export const layer = (options: Options): Layer.Layer<LanguageModel.LanguageModel
  * @since 0.1.0
  */
 export const config: Config.Config<Options> = Config.all({
-  apiKey: Config.option(Config.Redacted("OPENAI_API_KEY")),
   baseURL: Config.option(Config.String("OPENAI_BASE_URL")),
   model: Config.withDefault(Config.String("HANDOFFKIT_MODEL"), "gpt-5.5"),
   maxOutputTokens: Config.withDefault(Config.Int("HANDOFFKIT_MAX_OUTPUT_TOKENS"), 4096)
 }).pipe(
-  Config.map(({ apiKey, baseURL, maxOutputTokens, model }): Options => {
-    const options: { -readonly [K in keyof Options]: Options[K] } = { model, maxOutputTokens }
-    if (Option.isSome(apiKey)) options.apiKey = apiKey.value
-    if (Option.isSome(baseURL)) options.baseURL = baseURL.value
-    return options
+  Config.flatMap(({ baseURL, maxOutputTokens, model }) => {
+    const key = Config.option(Config.schema(Schema.Redacted(Schema.NonEmptyString), "OPENAI_API_KEY"))
+    const required = Config.flatMap(key, (apiKey) =>
+      Option.isSome(apiKey)
+        ? Config.succeed(apiKey)
+        : Config.fail(new ConfigProvider.SourceError({ message: missingKey }))
+    )
+    return Config.map(Option.isSome(baseURL) ? key : required, (apiKey): Options => {
+      const options: { -readonly [K in keyof Options]: Options[K] } = { model, maxOutputTokens }
+      if (Option.isSome(apiKey)) options.apiKey = apiKey.value
+      if (Option.isSome(baseURL)) options.baseURL = baseURL.value
+      return options
+    })
   })
 )
 
