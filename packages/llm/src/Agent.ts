@@ -19,7 +19,7 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Schema, Stream } from "effect"
-import { LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
+import { AiError, LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
 import { Actor, Budget, Compactor, Corpus, DeadLetter, Handoff, Select, Tracer } from "@handoffkit/core"
 import type { Address, Envelope } from "@handoffkit/core/Envelope"
 import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
@@ -479,6 +479,7 @@ export const make = <R = never>(
       const request: Effect.Effect<Step, unknown> = options.stream
         ? Effect.gen(function* () {
             let text = ""
+            let finished = false
             const toolCalls: Array<ToolCall> = []
             yield* model
               .streamText({
@@ -494,6 +495,7 @@ export const make = <R = never>(
                     else if (part.type === "tool-call")
                       toolCalls.push({ id: part.id, name: part.name, params: part.params })
                     else if (part.type === "finish") {
+                      finished = true
                       reported = {
                         tokensIn: part.usage.inputTokens.total ?? 0,
                         tokensOut: part.usage.outputTokens.total ?? 0
@@ -502,6 +504,16 @@ export const make = <R = never>(
                   })
                 )
               )
+            // Whatever the provider: a stream without its finish part is an incomplete answer, not an answer.
+            if (!finished) {
+              return yield* AiError.make({
+                module: "Agent",
+                method: "streamText",
+                reason: new AiError.InvalidOutputError({
+                  description: "the model's stream ended before its finish"
+                })
+              })
+            }
             return { text, toolCalls, usage: reported }
           })
         : Effect.map(

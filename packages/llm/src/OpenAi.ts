@@ -232,8 +232,13 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
         Effect.gen(function* () {
           const request = body(providerOptions, (yield* caller.CurrentCaller).maxOutputTokens)
           if (AiError.isAiError(request)) return yield* Effect.fail(request)
+          // The answer is decoded inside the attempt, so a malformed 200 is retried like a 5xx.
           const [response, emit] = yield* withRetries("generateText", false, providerOptions.span, (signal) =>
-            client.responses.create({ ...request, stream: false }, { signal })
+            client.responses.create({ ...request, stream: false }, { signal }).then((body: unknown) => {
+              const decoded = wire.decodeResponse("generateText", body)
+              if (AiError.isAiError(decoded)) throw decoded
+              return decoded
+            })
           )
           const parts = wire.fromResponse(response)
           if (AiError.isAiError(parts)) return yield* Effect.fail(parts)
@@ -265,7 +270,8 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
             )
             const map = wire.streamMapper()
             let toolCalls = 0
-            return Stream.fromAsyncIterable(events, (error) =>
+            let finished = false
+            return Stream.fromAsyncIterable(events as AsyncIterable<unknown>, (error) =>
               wire.toAiError("streamText", error, Date.now())
             ).pipe(
               Stream.mapEffect((event) => {
@@ -273,12 +279,23 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
                 if (AiError.isAiError(parts)) return Effect.fail(parts)
                 for (const part of parts) {
                   if (part.type === "tool-call") toolCalls++
-                  if (part.type === "finish")
+                  if (part.type === "finish") {
+                    finished = true
                     emit("model.response", usageData(part.usage, part.reason, toolCalls))
+                  }
                 }
                 return Effect.succeed(parts)
               }),
-              Stream.flatMap((parts) => Stream.fromIterable(parts))
+              Stream.flatMap((parts) => Stream.fromIterable(parts)),
+              // A stream that ends before its completion event is an incomplete answer, never a whole one.
+              Stream.concat(
+                Stream.suspend(() => {
+                  if (finished) return Stream.empty
+                  const error = wire.truncated()
+                  emit("model.response", { error: error.reason._tag })
+                  return Stream.fail(error)
+                })
+              )
             )
           })
         )
