@@ -36,6 +36,7 @@
 import { Deferred, Duration, Effect, Exit, Predicate, Schema, Scope } from "effect"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as internal from "./internal/budget.ts"
+import * as options_ from "./internal/options.ts"
 import * as Tracer from "./Tracer.ts"
 
 // -----------------------------------------------------------------------------
@@ -561,7 +562,7 @@ const holdOf = (reservation: Reservation): internal.Hold => (reservation as Rese
 
 const checkAmount = (field: string, value: unknown, allowInfinity: boolean): BudgetInvalid | undefined => {
   if (typeof value !== "number")
-    return new BudgetInvalid({ field, reason: `expected a number, got ${typeof value}` })
+    return new BudgetInvalid({ field, reason: `expected a number, got ${options_.show(value)}` })
   if (Number.isNaN(value)) return new BudgetInvalid({ field, reason: "NaN is not an amount" })
   if (value < 0) return new BudgetInvalid({ field, reason: `must be non-negative, got ${value}` })
   if (!allowInfinity && value === Infinity) return new BudgetInvalid({ field, reason: "must be finite" })
@@ -587,7 +588,7 @@ interface ParsedLimits {
 
 const parseLimits = (limits: Limits): ParsedLimits | BudgetInvalid => {
   if (typeof limits !== "object" || limits === null)
-    return new BudgetInvalid({ field: "limits", reason: "expected an object" })
+    return new BudgetInvalid({ field: "limits", reason: `expected an object, got ${options_.show(limits)}` })
   const limit: internal.Vec = [Infinity, Infinity, Infinity, Infinity]
   for (let i = 0; i < 4; i++) {
     const d = internal.dimensions[i]
@@ -601,13 +602,13 @@ const parseLimits = (limits: Limits): ParsedLimits | BudgetInvalid => {
   if (limits.time !== undefined) {
     const duration = Duration.fromInput(limits.time)
     if (duration._tag === "None") {
-      return new BudgetInvalid({ field: "time", reason: `not a duration: ${String(limits.time)}` })
+      return new BudgetInvalid({ field: "time", reason: `not a duration: ${options_.show(limits.time)}` })
     }
     const millis = Duration.toMillis(duration.value)
     if (Number.isNaN(millis) || millis < 0) {
       return new BudgetInvalid({
         field: "time",
-        reason: `must be a non-negative duration, got ${String(limits.time)}`
+        reason: `must be a non-negative duration, got ${options_.show(limits.time)}`
       })
     }
     time = millis

@@ -13,8 +13,12 @@ import { Duration, Option, Predicate, Schema, SchemaIssue } from "effect"
 export interface Problem {
   readonly option: string
   readonly value: string
+  /** `Expected <what was expected>`. */
   readonly problem: string
 }
+
+/** What was expected, from a problem: `a positive integer` from `Expected a positive integer`. @internal */
+export const expected = (problem: Problem): string => problem.problem.replace(/^Expected /, "")
 
 /** Shows a value in an error message: strings quoted, numbers as JavaScript prints them (`NaN`, `-Infinity`). */
 export const show = (value: unknown): string => {
@@ -87,14 +91,14 @@ export const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).an
 
 /** A cap: a non-negative integer or `Infinity` (no cap). @internal */
 export const CountOrInfinity = Schema.Number.check(
-  Schema.makeFilter((n: number) => n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 0), {
+  Schema.makeFilter((n: number) => n === Number.POSITIVE_INFINITY || (Number.isSafeInteger(n) && n >= 0), {
     expected: "a non-negative integer or Infinity"
   })
 )
 
 /** A positive cap: a positive integer or `Infinity`. @internal */
 export const PositiveIntOrInfinity = Schema.Number.check(
-  Schema.makeFilter((n: number) => n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 1), {
+  Schema.makeFilter((n: number) => n === Number.POSITIVE_INFINITY || (Number.isSafeInteger(n) && n >= 1), {
     expected: "a positive integer or Infinity"
   })
 )
@@ -129,6 +133,24 @@ export const PositiveDurationInput: Schema.Schema<Duration.Input> = Schema.decla
     return millis !== undefined && millis > 0
   },
   { expected: 'a positive duration (like "5 seconds", a number of millis or a Duration)' }
+)
+
+/** A duration input that parses to a positive, finite duration (a timeout that must end). @internal */
+export const FinitePositiveDurationInput: Schema.Schema<Duration.Input> = Schema.declare(
+  (u: unknown): u is Duration.Input => {
+    const millis = durationMillis(u)
+    return millis !== undefined && millis > 0 && Number.isFinite(millis)
+  },
+  { expected: 'a positive, finite duration (like "30 seconds", a number of millis or a Duration)' }
+)
+
+/** A duration input that parses to a finite duration, zero or more. @internal */
+export const FiniteDurationInput: Schema.Schema<Duration.Input> = Schema.declare(
+  (u: unknown): u is Duration.Input => {
+    const millis = durationMillis(u)
+    return millis !== undefined && millis >= 0 && Number.isFinite(millis)
+  },
+  { expected: 'a finite duration, zero or more (like "1 minute", a number of millis or a Duration)' }
 )
 
 /** Any function (callbacks in options). @internal */
