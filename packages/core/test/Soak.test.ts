@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { soak } from "./soak.ts"
 
+const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+
 // The short soak (the `core.soak` benchmark runs the same topology for 2,000,000 messages): a supervisor, 20
 // actors, a broker and a join, with restarts and interrupted batches of sends.
 describe("soak (issue 18)", () => {
@@ -31,7 +33,6 @@ describe("soak (issue 18)", () => {
         const quarter = report.heap.length / 4
         const second = report.heap.slice(quarter, 2 * quarter)
         const last = report.heap.slice(3 * quarter)
-        const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
         assert.isAtMost(mean(last), mean(second) * 1.1 + 2e6, `heap samples: ${report.heap.join(", ")}`)
       }),
     120_000

@@ -138,6 +138,17 @@ describe("the model's wire, decoded at the door (issue 18)", () => {
   }
 })
 
+/** `OpenAi.layerConfig` reading `env` (as it would read the process's environment). */
+const configured = (env: Record<string, string>) =>
+  OpenAi.layerConfig.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))
+
+/** The text of one answer from a `layerConfig` built from `env`. */
+const answer = (env: Record<string, string>) =>
+  LanguageModel.generateText({ prompt: "hi" }).pipe(
+    Effect.map((r) => r.text),
+    Effect.provide(configured(env))
+  )
+
 describe("OpenAi.layerConfig without a key (issue 18)", () => {
   for (const env of [{}, { OPENAI_API_KEY: "" }] as const) {
     it.live(`${JSON.stringify(env)}: a ConfigError naming OPENAI_API_KEY, before any call or charge`, () =>
@@ -149,12 +160,7 @@ describe("OpenAi.layerConfig without a key (issue 18)", () => {
           yield* Budget.spend(budget, { calls: 1 })
           return yield* LanguageModel.generateText({ prompt: "hi" })
         })
-        const exit = yield* Effect.exit(
-          program.pipe(
-            Effect.provide(OpenAi.layerConfig),
-            Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))
-          )
-        )
+        const exit = yield* Effect.exit(program.pipe(Effect.provide(configured(env))))
         assert.isTrue(Exit.isFailure(exit))
         if (!Exit.isFailure(exit)) return
         const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
@@ -175,12 +181,6 @@ describe("OpenAi.layerConfig without a key (issue 18)", () => {
   it.live("with a key, or a base URL of a server that needs none, the layer builds and answers", () =>
     Effect.gen(function* () {
       const server = yield* ScriptedServer.make([Turn.text("keyless"), Turn.text("keyed")])
-      const answer = (env: Record<string, string>) =>
-        LanguageModel.generateText({ prompt: "hi" }).pipe(
-          Effect.map((r) => r.text),
-          Effect.provide(OpenAi.layerConfig),
-          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))
-        )
       assert.strictEqual(yield* answer({ OPENAI_BASE_URL: server.url }), "keyless")
       assert.strictEqual(
         yield* answer({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-0123456789" }),
