@@ -25,6 +25,7 @@ import type { Address, Envelope } from "@handoffkit/core/Envelope"
 import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
 import type { MailboxInvalid } from "@handoffkit/core/Mailbox"
 import type { ActorInvalid } from "@handoffkit/core/Actor"
+import * as options_ from "@handoffkit/core/internal/options"
 import type * as Scope from "effect/Scope"
 import * as caller from "./internal/caller.ts"
 import { agentLine, dataBlock, dataRule, toolName } from "./internal/prompt.ts"
@@ -323,6 +324,8 @@ export interface Options<R = never> {
  */
 export class AgentInvalid extends Schema.TaggedError<AgentInvalid>()("AgentInvalid", {
   address: Schema.String,
+  option: Schema.optionalKey(Schema.String),
+  value: Schema.optionalKey(Schema.String),
   reason: Schema.String
 }) {
   override get message() {
@@ -348,6 +351,52 @@ const HandoffParams = Schema.Struct({
   })
 })
 const SendParams = Schema.Struct({ text: Schema.String.annotate({ description: "The message." }) })
+
+/**
+ * The Schema every agent's {@link Options} are decoded with before the agent starts.
+ *
+ * **When to use**
+ *
+ * To check an agent configuration read from a file or made by a model before starting it.
+ *
+ * **Details**
+ *
+ * `instructions` is a string; `handoffTo` and `sendTo` lists of non-empty addresses; `maxOutputTokens` and
+ * `maxSteps` positive integers; `stream` a boolean; `price` two non-negative finite prices per million
+ * tokens; `budget` a `Budget`; `actor` decodes with `Actor.OptionsSchema`. {@link make} fails with
+ * {@link AgentInvalid} naming the option and the value otherwise, before anything starts.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Agent } from "@handoffkit/llm"
+ *
+ * const valid = Schema.is(Agent.OptionsSchema)
+ * console.log(valid({ instructions: "Review.", maxSteps: 4 }), valid({ instructions: "Review.", maxSteps: NaN }))
+ * // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  instructions: Schema.String,
+  handoffTo: options_.optional(Schema.Array(options_.Name)),
+  sendTo: options_.optional(Schema.Array(options_.Name)),
+  tools: options_.optional(Schema.Array(Schema.Unknown)),
+  budget: options_.optional(options_.Branded<Budget.Budget>(Budget.TypeId, "a Budget")),
+  maxOutputTokens: options_.optional(options_.PositiveInt),
+  maxSteps: options_.optional(options_.PositiveInt),
+  stream: options_.optional(Schema.Boolean),
+  price: options_.optional(
+    Schema.Struct({
+      inputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+      outputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+    })
+  ),
+  actor: options_.optional(Actor.OptionsSchema)
+})
 
 /**
  * Starts an agent at `address`.
@@ -397,6 +446,15 @@ export const make = <R = never>(
   Scope.Scope | Registry | LanguageModel.LanguageModel | R
 > =>
   Effect.gen(function* () {
+    const refused = options_.check(OptionsSchema, options)
+    if (refused !== undefined) {
+      return yield* new AgentInvalid({
+        address,
+        option: refused.option,
+        value: refused.value,
+        reason: `invalid option "${refused.option}" (${refused.value}): ${refused.problem}`
+      })
+    }
     const model = yield* LanguageModel.LanguageModel
     const tracer = yield* Tracer.CurrentTracer
     const handoffTools = new Map(

@@ -191,3 +191,50 @@ describe("OpenAi.layerConfig without a key (issue 18)", () => {
     }).pipe(Effect.scoped)
   )
 })
+
+describe("Agent options at the door (issue 18)", () => {
+  it.live(
+    "hostile options are refused with AgentInvalid naming the option and the value; nothing is called",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* ScriptedServer.make([Turn.text("never asked")])
+        const cases: ReadonlyArray<readonly [Record<string, unknown>, string, string]> = [
+          [{ maxSteps: NaN }, "maxSteps", "NaN"],
+          [{ maxSteps: 2.5 }, "maxSteps", "2.5"],
+          [{ maxOutputTokens: -1 }, "maxOutputTokens", "-1"],
+          [{ maxOutputTokens: Infinity }, "maxOutputTokens", "Infinity"],
+          [{ handoffTo: [""] }, "handoffTo.0", '""'],
+          [{ stream: "yes" }, "stream", '"yes"'],
+          [{ price: { inputPerMillion: NaN, outputPerMillion: 1 } }, "price.inputPerMillion", "NaN"],
+          [{ actor: { capacity: -5 } }, "actor.capacity", "-5"],
+          [{ budget: { cost: 1 } }, "budget", '{"cost":1}']
+        ]
+        for (const [extra, option, value] of cases) {
+          const error = yield* Agent.make("solver", { instructions: "Answer.", ...(extra as object) }).pipe(
+            Effect.flip,
+            Effect.scoped,
+            Effect.provide(OpenAi.layer({ model: "gpt-test", baseURL: server.url, retry: noRetry }))
+          )
+          assert.strictEqual(error._tag, "AgentInvalid", option)
+          if (error._tag !== "AgentInvalid") continue
+          assert.strictEqual(error.option, option)
+          assert.strictEqual(error.value, value)
+          assert.include(error.message, option)
+        }
+        assert.strictEqual((yield* server.requests).length, 0)
+        // Valid options still make an agent that answers.
+        const answer = yield* Effect.gen(function* () {
+          const agent = yield* Agent.make("solver", {
+            instructions: "Answer.",
+            maxSteps: 2,
+            maxOutputTokens: 100
+          })
+          return yield* Actor.ask(agent, Agent.message("hi"))
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(OpenAi.layer({ model: "gpt-test", baseURL: server.url, retry: noRetry }))
+        )
+        assert.strictEqual(answer.outcome, "answered")
+      }).pipe(Effect.provide(Actor.layer))
+  )
+})
