@@ -154,7 +154,11 @@ export interface ActorContext<In, Reply> {
  * @since 0.1.0
  */
 export interface AskOptions {
-  /** How long to wait for the reply; default 30 seconds. */
+  /**
+   * How long to wait for the reply; default 30 seconds. A value that is not a positive duration (NaN, a
+   * negative number, `"soon"`) is refused: the ask fails at once with `NoReply` whose reason names the
+   * option and the value, and nothing is sent.
+   */
   readonly timeout?: import("effect").Duration.Input | undefined
 }
 

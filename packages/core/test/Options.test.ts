@@ -183,6 +183,23 @@ const entries: ReadonlyArray<Entry> = [
     refusal: byOption("ActorInvalid")
   },
   {
+    name: "Actor.AskOptions",
+    base: {},
+    fields: [opt("timeout", "positive-duration")],
+    run: (options) =>
+      withActors(
+        Effect.flatMap(
+          Actor.make<string, string>("asked", (m, context) => context.reply(m.payload)),
+          (ref) => Actor.ask(ref, "ping", options)
+        )
+      ),
+    refusal: (error) => {
+      if (!tagged(error, "NoReply")) return undefined
+      const match = /^invalid ask option "([^"]+)" \((.*)\): /s.exec(String(error.reason))
+      return match === null ? undefined : { option: match[1]!, text: `${match[2]!} ${error.message}` }
+    }
+  },
+  {
     name: "Mailbox.Options",
     base: {},
     fields: [opt("capacity", "count-or-infinity"), opt("overflow", mailboxOverflows), opt("address", "name")],
