@@ -4,6 +4,7 @@ import { Check } from "@handoffkit/testing"
 import * as Actor from "../src/Actor.ts"
 import * as Broker from "../src/Broker.ts"
 import * as Budget from "../src/Budget.ts"
+import * as DeadLetter from "../src/DeadLetter.ts"
 import * as Join from "../src/Join.ts"
 import * as Mailbox from "../src/Mailbox.ts"
 import * as Nursery from "../src/Nursery.ts"
@@ -429,3 +430,17 @@ describe("options at the door (issue 18)", () => {
 })
 
 afterAll(() => covered.clear())
+
+describe("DeadLetter.ring size (issue 18)", () => {
+  it("a size that bounds nothing throws DeadLetterInvalid naming it; a valid size still bounds", () => {
+    for (const size of [NaN, -1, 1.5, Infinity, "8" as unknown as number]) {
+      assert.throws(() => DeadLetter.ring(size), DeadLetter.DeadLetterInvalid)
+    }
+    const sink = DeadLetter.ring(2)
+    for (const message of [1, 2, 3]) sink.publish({ mailbox: "m", message, reason: "closed" })
+    assert.deepStrictEqual(
+      sink.recent().map((letter) => letter.message),
+      [2, 3]
+    )
+  })
+})
