@@ -17,6 +17,7 @@ import { Config, ConfigProvider, Duration, Effect, Layer, Option, Redacted, Sche
 import { AiError, LanguageModel } from "effect/ai"
 import OpenAI from "openai"
 import { Tracer } from "@handoffkit/core"
+import * as options_ from "@handoffkit/core/internal/options"
 import * as caller from "./internal/caller.ts"
 import * as ScriptedServer from "./ScriptedServer.ts"
 import * as wire from "./internal/openai.ts"
@@ -95,6 +96,56 @@ export interface Options {
   readonly client?: OpenAI | undefined
 }
 
+/**
+ * The Schema every provider {@link Options} value is decoded with when the provider is made.
+ *
+ * **When to use**
+ *
+ * To check provider options read from outside the program before making the provider.
+ *
+ * **Details**
+ *
+ * `model` is a non-empty string, `apiKey` a `Redacted`, `baseURL` a URL, `maxOutputTokens` a positive
+ * integer, `retry` a policy whose `times` is a non-negative integer, `base` and `cap` durations and `jitter`
+ * a boolean. A provider made with options that do not decode answers every call at once with an `AiError`
+ * (`InvalidUserInputError`) naming the option and the value, before any request is sent.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { OpenAi } from "@handoffkit/llm"
+ *
+ * const valid = Schema.is(OpenAi.OptionsSchema)
+ * console.log(valid({ model: "gpt-5.5", maxOutputTokens: 2000 }), valid({ model: "gpt-5.5", maxOutputTokens: NaN }))
+ * // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  model: options_.Name,
+  apiKey: options_.optional(
+    Schema.declare((u: unknown): u is Redacted.Redacted<string> => Redacted.isRedacted(u), {
+      expected: "a Redacted key"
+    })
+  ),
+  baseURL: options_.optional(
+    Schema.String.check(Schema.makeFilter((u: string) => URL.canParse(u), { expected: "a URL" }))
+  ),
+  maxOutputTokens: options_.optional(options_.PositiveInt),
+  retry: options_.optional(
+    Schema.Struct({
+      times: options_.Count,
+      base: options_.DurationInput,
+      cap: options_.DurationInput,
+      jitter: Schema.Boolean
+    })
+  ),
+  client: options_.optional(Schema.Unknown)
+})
+
 const usageData = (usage: ReturnType<typeof wire.toUsage>, finish: string, toolCalls: number) => ({
   inputTokens: usage.inputTokens.total ?? 0,
   outputTokens: usage.outputTokens.total ?? 0,
@@ -140,6 +191,23 @@ const jitterOf = (policy: RetryPolicy, millis: number): number =>
  */
 export const make = (options: Options): Effect.Effect<LanguageModel.LanguageModel> =>
   Effect.suspend(() => {
+    const refused = options_.check(OptionsSchema, options)
+    if (refused !== undefined) {
+      // The provider's type promises no error at make, so the refusal is every call's typed answer.
+      const error = (method: string) =>
+        AiError.make({
+          module: "OpenAi",
+          method,
+          reason: new AiError.InvalidUserInputError({
+            // A key is a secret however it was passed: its value is never shown.
+            description: `invalid OpenAi option "${refused.option}" (${refused.option === "apiKey" ? "not shown" : refused.value}): ${refused.problem}`
+          })
+        })
+      return LanguageModel.make({
+        generateText: () => Effect.fail(error("generateText")),
+        streamText: () => Stream.fail(error("streamText"))
+      })
+    }
     const client =
       options.client ??
       new OpenAI({

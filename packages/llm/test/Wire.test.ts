@@ -238,3 +238,32 @@ describe("Agent options at the door (issue 18)", () => {
       }).pipe(Effect.provide(Actor.layer))
   )
 })
+
+describe("OpenAi options at the door (issue 18)", () => {
+  it.live(
+    "hostile provider options: every call fails with an AiError naming the option, before any request",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* ScriptedServer.make([Turn.text("never asked")])
+        const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+          [{ model: "" }, "model"],
+          [{ maxOutputTokens: NaN }, "maxOutputTokens"],
+          [{ maxOutputTokens: 0 }, "maxOutputTokens"],
+          [{ retry: { times: NaN, base: 0, cap: 0, jitter: false } }, "retry.times"],
+          [{ retry: { times: 2, base: "soon", cap: 0, jitter: false } }, "retry.base"],
+          [{ baseURL: "not a url" }, "baseURL"],
+          [{ apiKey: "sk-plain-string" }, "apiKey"]
+        ]
+        for (const [extra, option] of cases) {
+          const model = yield* OpenAi.make({ model: "gpt-test", baseURL: server.url, ...(extra as object) })
+          const error = yield* Effect.flip(model.generateText({ prompt: "hi" }))
+          assert.strictEqual(error.reason._tag, "InvalidUserInputError", option)
+          assert.include(error.message, `"${option}"`)
+          assert.notInclude(error.message, "sk-plain-string") // a key given as a plain string is not echoed…
+          const streamed = yield* Effect.flip(Stream.runDrain(model.streamText({ prompt: "hi" })))
+          assert.strictEqual(streamed.reason._tag, "InvalidUserInputError", option)
+        }
+        assert.strictEqual((yield* server.requests).length, 0)
+      }).pipe(Effect.scoped)
+  )
+})
