@@ -187,6 +187,8 @@ export const run = (
     Effect.catchTags({
       AddressTaken: Effect.die,
       MailboxInvalid: Effect.die,
+      ActorInvalid: Effect.die,
+      NurseryInvalid: Effect.die,
       JoinInvalid: Effect.die,
       AgentInvalid: Effect.die,
       DeliveryError: Effect.die

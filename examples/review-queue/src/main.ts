@@ -2,6 +2,7 @@
  * Runs the review queue over a few generated files and prints the report.
  * Start it with `npm start -w examples/review-queue` (optionally `-- WORKERS CALLS`).
  */
+import { NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import { runReview } from "./review.ts"
 
@@ -13,10 +14,15 @@ const files = Array.from({ length: 10 }, (_, i) => ({
   )
 }))
 
-const report = await Effect.runPromise(runReview(files, { workers, calls }))
-for (const finding of report.findings) {
-  console.log(`${finding.worker}  ${finding.path}  todos=${finding.todos} long=${finding.longLines}`)
-}
-console.log(
-  `reviewed ${report.findings.length}, unreviewed ${report.unreviewed.length}, calls spent ${report.callsSpent}`
-)
+const program = Effect.gen(function* () {
+  const report = yield* runReview(files, { workers, calls })
+  for (const finding of report.findings) {
+    console.log(`${finding.worker}  ${finding.path}  todos=${finding.todos} long=${finding.longLines}`)
+  }
+  console.log(
+    `reviewed ${report.findings.length}, unreviewed ${report.unreviewed.length}, calls spent ${report.callsSpent}`
+  )
+})
+
+// runMain reports a failure once (a typed error, not an unhandled-rejection stack) and exits non-zero.
+NodeRuntime.runMain(program)

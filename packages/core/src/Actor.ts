@@ -25,6 +25,8 @@ import { hasProperty } from "effect/Predicate"
 import type { Address, Envelope } from "./Envelope.ts"
 import { external } from "./Envelope.ts"
 import * as internal from "./internal/actor.ts"
+import * as options_ from "./internal/options.ts"
+import * as NurseryModule from "./internal/nursery.ts"
 import type { MailboxInvalid, Overflow } from "./Mailbox.ts"
 import type * as Nursery from "./Nursery.ts"
 import {
@@ -152,7 +154,11 @@ export interface ActorContext<In, Reply> {
  * @since 0.1.0
  */
 export interface AskOptions {
-  /** How long to wait for the reply; default 30 seconds. */
+  /**
+   * How long to wait for the reply; default 30 seconds. A value that is not a positive duration (NaN, a
+   * negative number, `"soon"`) is refused: the ask fails at once with `NoReply` whose reason names the
+   * option and the value, and nothing is sent.
+   */
   readonly timeout?: import("effect").Duration.Input | undefined
 }
 
@@ -204,6 +210,106 @@ export class NoReply extends Schema.TaggedError<NoReply>()("NoReply", {
   override get message() {
     return `no reply from "${this.address}" to message ${this.messageId}: ${this.reason}`
   }
+}
+
+/**
+ * An actor that cannot be started as asked: an empty or reserved address, or an option that does not decode
+ * with {@link OptionsSchema} (a capacity that is not a count, an unknown overflow or restart policy, a
+ * `nursery` that is not a nursery).
+ *
+ * **When to use**
+ *
+ * Catch it where addresses or options come from outside the program (a config file, a model's tool call).
+ *
+ * **Details**
+ *
+ * `option` is `"address"` or the path of the offending option, `value` the value as given (as JavaScript
+ * prints it), `problem` what was expected. Nothing was registered and nothing runs.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@handoffkit/core"
+ *
+ * const program = Actor.make<string>("worker", () => Effect.void, { capacity: NaN }).pipe(
+ *   Effect.flip,
+ *   Effect.scoped,
+ *   Effect.provide(Actor.layer)
+ * )
+ * Effect.runPromise(program).then((e) => console.log(e._tag, e.message))
+ * // ActorInvalid actor "worker": invalid option "capacity" (NaN): Expected a non-negative integer or Infinity
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ActorInvalid extends Schema.TaggedError<ActorInvalid>()("ActorInvalid", {
+  address: Schema.String,
+  option: Schema.String,
+  value: Schema.String,
+  problem: Schema.String
+}) {
+  override get message() {
+    return `actor ${JSON.stringify(this.address)}: invalid option "${this.option}" (${this.value}): ${this.problem}`
+  }
+}
+
+/**
+ * The Schema every actor's {@link Options} are decoded with before it starts.
+ *
+ * **When to use**
+ *
+ * To check actor options read from outside the program before starting anything.
+ *
+ * **Details**
+ *
+ * `capacity` is a non-negative integer or `Infinity`, `overflow` one of `"suspend"`, `"fail"`,
+ * `"dead-letter"`, `nursery` a `Nursery`, `restart` one of `"permanent"`, `"transient"`, `"temporary"`.
+ * The address itself must be a non-empty string other than the reserved `"external"`.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Actor } from "@handoffkit/core"
+ *
+ * console.log(Schema.is(Actor.OptionsSchema)({ capacity: 16 }), Schema.is(Actor.OptionsSchema)({ capacity: -1 }))
+ * // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  capacity: options_.optional(options_.CountOrInfinity),
+  overflow: options_.optional(Schema.Literals(["suspend", "fail", "dead-letter"])),
+  nursery: options_.optional(options_.Branded<Nursery.Nursery>(NurseryModule.TypeId, "a Nursery")),
+  restart: options_.optional(Schema.Literals(["permanent", "transient", "temporary"]))
+})
+
+/** The address rule shared by every actor constructor: non-empty, not blank, not the reserved sender. */
+const checkAddress = (address: unknown): options_.Problem | undefined => {
+  const problem = options_.check(options_.Name, address, "address")
+  if (problem !== undefined) return { ...problem, option: "address" }
+  if (address === external) {
+    return {
+      option: "address",
+      value: options_.show(address),
+      problem: `"${external}" is reserved for senders outside any actor`
+    }
+  }
+  return undefined
+}
+
+const invalidActor = (address: unknown, options: unknown): ActorInvalid | undefined => {
+  const problem = checkAddress(address) ?? options_.check(OptionsSchema, options ?? {})
+  return problem === undefined
+    ? undefined
+    : new ActorInvalid({
+        address: typeof address === "string" ? address : options_.show(address),
+        ...problem
+      })
 }
 
 /**
@@ -294,8 +400,11 @@ export const make = <In, Reply = never, R = never>(
   address: Address,
   receive: (message: Envelope<In>, context: ActorContext<In, Reply>) => Effect.Effect<void, unknown, R>,
   options?: Options
-): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
-  spawn(address, () => receive, options)
+): Effect.Effect<
+  ActorRef<In, Reply>,
+  AddressTaken | MailboxInvalid | ActorInvalid,
+  Scope.Scope | Registry | R
+> => spawn(address, () => receive, options)
 
 // Both constructors: `makeReceive` is called once per incarnation (a supervised actor restarts fresh).
 const spawn = <In, Reply, R>(
@@ -305,8 +414,14 @@ const spawn = <In, Reply, R>(
     context: ActorContext<In, Reply>
   ) => Effect.Effect<void, unknown, R>,
   options: Options | undefined
-): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
-  internal.make({
+): Effect.Effect<
+  ActorRef<In, Reply>,
+  AddressTaken | MailboxInvalid | ActorInvalid,
+  Scope.Scope | Registry | R
+> => {
+  const refused = invalidActor(address, options)
+  if (refused !== undefined) return Effect.fail(refused)
+  return internal.make({
     name: address,
     capacity: options?.capacity,
     overflow: options?.overflow,
@@ -314,6 +429,7 @@ const spawn = <In, Reply, R>(
     nursery: options?.nursery,
     restart: options?.restart
   }) as any
+}
 
 /**
  * Starts an actor with private state `S`: each message maps the state to the next one.
@@ -351,7 +467,11 @@ export const stateful = <S, In, Reply = never, R = never>(
     context: ActorContext<In, Reply>
   ) => Effect.Effect<S, unknown, R>,
   options?: Options
-): Effect.Effect<ActorRef<In, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry | R> =>
+): Effect.Effect<
+  ActorRef<In, Reply>,
+  AddressTaken | MailboxInvalid | ActorInvalid,
+  Scope.Scope | Registry | R
+> =>
   spawn(
     address,
     // Fresh state for every incarnation: a restarted actor starts again from `initial`.

@@ -32,6 +32,7 @@ import type { ActorContext } from "./Actor.ts"
 import type { Address, Envelope } from "./Envelope.ts"
 import { external } from "./Envelope.ts"
 import * as internal from "./internal/broker.ts"
+import * as options_ from "./internal/options.ts"
 import type * as Mailbox from "./Mailbox.ts"
 import { CurrentTracer } from "./Tracer.ts"
 
@@ -292,6 +293,8 @@ export class InvalidTopic extends Schema.TaggedError<InvalidTopic>()("InvalidTop
 export class InvalidSubscription extends Schema.TaggedError<InvalidSubscription>()("InvalidSubscription", {
   topic: Schema.String,
   address: Schema.String,
+  option: Schema.optionalKey(Schema.String),
+  value: Schema.optionalKey(Schema.String),
   problem: Schema.String
 }) {
   override get message() {
@@ -366,15 +369,37 @@ export const isSubscription = (u: unknown): u is Subscription<unknown> => hasPro
 export const make = <A = unknown>(): Effect.Effect<Broker<A>> =>
   Effect.withFiber((fiber) => Effect.succeed(internal.makeUnsafe<A>(fiber.getRef(CurrentTracer))))
 
-const overflows: ReadonlyArray<Overflow> = ["dead-letter", "drop-oldest"]
-
-const subscriptionProblem = (capacity: number, overflow: Overflow, address: string): string | undefined => {
-  if (!(Number.isSafeInteger(capacity) && capacity >= 1))
-    return `capacity ${capacity} is not a positive integer`
-  if (!overflows.includes(overflow)) return `overflow "${overflow}" is not one of ${overflows.join(", ")}`
-  if (typeof address !== "string" || address.length === 0) return "an address is a non-empty string"
-  return undefined
-}
+/**
+ * The Schema every {@link SubscribeOptions} value is decoded with before a subscription is made.
+ *
+ * **When to use**
+ *
+ * To check subscription options read from outside the program.
+ *
+ * **Details**
+ *
+ * `capacity` is a positive integer (a subscriber's queue is always bounded), `overflow` one of
+ * `"dead-letter"`, `"drop-oldest"`, `address` a non-empty string. {@link subscribe} fails with
+ * {@link InvalidSubscription} naming the option and the value otherwise.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Broker } from "@handoffkit/core"
+ *
+ * const valid = Schema.is(Broker.SubscribeOptionsSchema)
+ * console.log(valid({ capacity: 8 }), valid({ capacity: Infinity })) // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const SubscribeOptionsSchema = Schema.Struct({
+  capacity: options_.optional(options_.PositiveInt),
+  overflow: options_.optional(Schema.Literals(["dead-letter", "drop-oldest"])),
+  address: options_.optional(options_.Name)
+})
 
 /**
  * Subscribes to a topic, or to every topic a pattern matches, for as long as the Scope is open.
@@ -436,12 +461,23 @@ export const subscribe: {
       const badTopic = internal.topicProblem(topic, true)
       if (badTopic !== undefined)
         return Effect.fail(new InvalidTopic({ topic: String(topic), problem: badTopic }))
+      const problem = options_.check(SubscribeOptionsSchema, options ?? {})
       const capacity = options?.capacity ?? 64
       const overflow = options?.overflow ?? "dead-letter"
-      const address = options?.address ?? internal.nextAddress(self, topic)
-      const problem = subscriptionProblem(capacity, overflow, address)
+      const address =
+        options?.address === undefined || problem !== undefined
+          ? internal.nextAddress(self, topic)
+          : options.address
       if (problem !== undefined)
-        return Effect.fail(new InvalidSubscription({ topic, address: String(address), problem }))
+        return Effect.fail(
+          new InvalidSubscription({
+            topic,
+            address: typeof options?.address === "string" ? options.address : String(address),
+            option: problem.option,
+            value: problem.value,
+            problem: `${problem.option} ${problem.value} is not ${options_.expected(problem)}`
+          })
+        )
       return internal.subscribe(self, topic, address, capacity, overflow)
     })
 )

@@ -11,8 +11,15 @@
  * was spent in the world, and fails with `BudgetOverrun`.)
  *
  * A dimension absent from the limits is unlimited. Cost is in USD and kept internally as an integer number of
- * nano-dollars (`Math.round(usd * 1e9)`), so adding up many small costs never drifts with floating point; token
- * and call counts are kept as given (exact for integers).
+ * nano-dollars, so adding up many small costs never drifts with floating point; token and call counts are kept
+ * as given (exact for integers).
+ *
+ * **Resolution** A cost limit is rounded to the nearest nano-dollar (1e-9 USD). A charge (what `reserve`,
+ * `commit` and `spend` take) is rounded *up* to the next nano-dollar, never down: a cost below the resolution
+ * is charged as one nano-dollar, not as nothing, so no run of tiny charges can slip past a limit (100,000
+ * spends of 4e-10 USD against a limit of 1e-6 USD: the 1,001st is refused). The ledger may over-count a
+ * sub-nano-dollar price by less than 1e-9 USD a charge; it never under-counts. Prices that are whole
+ * nano-dollars (every real per-token price) are charged exactly.
  *
  * `exhausted` waits (on a `Deferred`) until the budget is exhausted, which is exactly when some limited
  * dimension's spent reaches its limit (`spent >= limit`), or the time limit passes, and never before. It is meant
@@ -29,6 +36,7 @@
 import { Deferred, Duration, Effect, Exit, Predicate, Schema, Scope } from "effect"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as internal from "./internal/budget.ts"
+import * as options_ from "./internal/options.ts"
 import * as Tracer from "./Tracer.ts"
 
 // -----------------------------------------------------------------------------
@@ -554,7 +562,7 @@ const holdOf = (reservation: Reservation): internal.Hold => (reservation as Rese
 
 const checkAmount = (field: string, value: unknown, allowInfinity: boolean): BudgetInvalid | undefined => {
   if (typeof value !== "number")
-    return new BudgetInvalid({ field, reason: `expected a number, got ${typeof value}` })
+    return new BudgetInvalid({ field, reason: `expected a number, got ${options_.show(value)}` })
   if (Number.isNaN(value)) return new BudgetInvalid({ field, reason: "NaN is not an amount" })
   if (value < 0) return new BudgetInvalid({ field, reason: `must be non-negative, got ${value}` })
   if (!allowInfinity && value === Infinity) return new BudgetInvalid({ field, reason: "must be finite" })
@@ -580,7 +588,7 @@ interface ParsedLimits {
 
 const parseLimits = (limits: Limits): ParsedLimits | BudgetInvalid => {
   if (typeof limits !== "object" || limits === null)
-    return new BudgetInvalid({ field: "limits", reason: "expected an object" })
+    return new BudgetInvalid({ field: "limits", reason: `expected an object, got ${options_.show(limits)}` })
   const limit: internal.Vec = [Infinity, Infinity, Infinity, Infinity]
   for (let i = 0; i < 4; i++) {
     const d = internal.dimensions[i]
@@ -594,13 +602,13 @@ const parseLimits = (limits: Limits): ParsedLimits | BudgetInvalid => {
   if (limits.time !== undefined) {
     const duration = Duration.fromInput(limits.time)
     if (duration._tag === "None") {
-      return new BudgetInvalid({ field: "time", reason: `not a duration: ${String(limits.time)}` })
+      return new BudgetInvalid({ field: "time", reason: `not a duration: ${options_.show(limits.time)}` })
     }
     const millis = Duration.toMillis(duration.value)
     if (Number.isNaN(millis) || millis < 0) {
       return new BudgetInvalid({
         field: "time",
-        reason: `must be a non-negative duration, got ${String(limits.time)}`
+        reason: `must be a non-negative duration, got ${options_.show(limits.time)}`
       })
     }
     time = millis

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Context } from "effect"
+import { Context, Schema } from "effect"
+import * as options_ from "./internal/options.ts"
 
 /**
  * Why a message became a dead letter.
@@ -123,11 +124,41 @@ export const collect = (): Sink & { readonly letters: Array<DeadLetter> } => {
 }
 
 /**
+ * A `ring` size that bounds nothing: NaN, negative, fractional or not a number (a NaN size would keep every
+ * letter, a leak). Thrown by {@link ring} when it is called, so the mistake cannot go unnoticed.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { DeadLetter } from "@handoffkit/core"
+ *
+ * try {
+ *   DeadLetter.ring(-1)
+ * } catch (error) {
+ *   console.log((error as DeadLetter.DeadLetterInvalid).message) // invalid dead-letter ring "size" (-1): Expected a non-negative integer
+ * }
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DeadLetterInvalid extends Schema.TaggedError<DeadLetterInvalid>()("DeadLetterInvalid", {
+  option: Schema.String,
+  value: Schema.String,
+  problem: Schema.String
+}) {
+  override get message() {
+    return `invalid dead-letter ring "${this.option}" (${this.value}): ${this.problem}`
+  }
+}
+
+/**
  * A sink that keeps the last `size` dead letters and a count of all of them.
  *
  * **When to use**
  *
- * The default sink: bounded memory, yet a recent history to inspect.
+ * The default sink: bounded memory, yet a recent history to inspect. `size` is a non-negative integer; any
+ * other value throws {@link DeadLetterInvalid}.
  *
  * **Example**
  *
@@ -145,6 +176,8 @@ export const collect = (): Sink & { readonly letters: Array<DeadLetter> } => {
 export const ring = (
   size: number
 ): Sink & { readonly total: number; readonly recent: () => Array<DeadLetter> } => {
+  const problem = options_.check(options_.Count, size, "size")
+  if (problem !== undefined) throw new DeadLetterInvalid(problem)
   const buffer: Array<DeadLetter> = []
   let total = 0
   return {

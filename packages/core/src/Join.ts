@@ -370,7 +370,7 @@ export class MissingCorrelationId extends Schema.TaggedError<MissingCorrelationI
  *
  * const program = Join.make({ parts: 2, quorum: 3, timeout: "1 second" }).pipe(Effect.flip, Effect.scoped)
  * Effect.runPromise(program).then((error) => console.log(error.message))
- * // invalid join option "quorum": 3 is not an integer between 1 and 2 (the number of parts)
+ * // invalid join option "quorum" (3): 3 is not an integer between 1 and 2 (the number of parts)
  * ```
  *
  * @category errors
@@ -378,12 +378,43 @@ export class MissingCorrelationId extends Schema.TaggedError<MissingCorrelationI
  */
 export class JoinInvalid extends Schema.TaggedError<JoinInvalid>()("JoinInvalid", {
   option: Schema.String,
+  value: Schema.optionalKey(Schema.String),
   problem: Schema.String
 }) {
   override get message() {
-    return `invalid join option "${this.option}": ${this.problem}`
+    const value = this.value === undefined ? "" : ` (${this.value})`
+    return `invalid join option "${this.option}"${value}: ${this.problem}`
   }
 }
+
+/**
+ * The Schema every {@link Options} value is decoded with before a join is made.
+ *
+ * **When to use**
+ *
+ * To check join options read from outside the program (a config, a model's tool call).
+ *
+ * **Details**
+ *
+ * `parts` is a positive integer or a non-empty list of non-empty addresses, `quorum` a positive integer,
+ * `timeout` a positive, finite duration (every round must end), `retain` a finite duration, `name` a
+ * non-empty string. {@link make} fails with {@link JoinInvalid} naming the first field that does not decode,
+ * then checks what relates fields (a quorum above the parts, a sender named twice).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Join } from "@handoffkit/core"
+ *
+ * const valid = Schema.is(Join.OptionsSchema)
+ * console.log(valid({ parts: 3, timeout: "1 minute" }), valid({ parts: 3, timeout: "Infinity" })) // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = internal.OptionsSchema
 
 /**
  * Why `offer` refused a part.
@@ -685,7 +716,7 @@ export const actor = <A, E = never, R = never>(
   options: ActorOptions<A, E, R>
 ): Effect.Effect<
   Actor.ActorRef<A>,
-  JoinInvalid | AddressTaken | MailboxInvalid,
+  JoinInvalid | AddressTaken | MailboxInvalid | Actor.ActorInvalid,
   Scope.Scope | Registry | R
 > =>
   Effect.gen(function* () {

@@ -18,6 +18,7 @@ import type { Pipeable } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import { DeadLetters } from "./DeadLetter.ts"
 import * as internal from "./internal/mailbox.ts"
+import * as options_ from "./internal/options.ts"
 
 /**
  * The brand carried by every `Mailbox`; test for it with `isMailbox`.
@@ -185,6 +186,7 @@ export class MailboxFull extends Schema.TaggedError<MailboxFull>()("MailboxFull"
  */
 export class MailboxInvalid extends Schema.TaggedError<MailboxInvalid>()("MailboxInvalid", {
   option: Schema.String,
+  value: Schema.optionalKey(Schema.String),
   problem: Schema.String
 }) {
   override get message() {
@@ -235,6 +237,47 @@ export interface Options {
   readonly address?: string | undefined
 }
 
+/**
+ * The Schema every {@link Options} value is decoded with before a mailbox is made.
+ *
+ * **When to use**
+ *
+ * To check mailbox options read from outside the program.
+ *
+ * **Details**
+ *
+ * `capacity` is 0, a positive integer or `Infinity`; `overflow` one of `"suspend"`, `"fail"`,
+ * `"dead-letter"`; `address` a non-empty string. {@link make} fails with {@link MailboxInvalid} naming the
+ * option and the value otherwise, and refuses a rendezvous that does not suspend.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Mailbox } from "@handoffkit/core"
+ *
+ * const valid = Schema.is(Mailbox.OptionsSchema)
+ * console.log(valid({ capacity: 0 }), valid({ capacity: NaN }), valid({ overflow: "block" })) // true false false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  capacity: options_.optional(
+    Schema.Number.check(
+      Schema.makeFilter(
+        (n: number) => n === Number.POSITIVE_INFINITY || (Number.isSafeInteger(n) && n >= 0),
+        {
+          expected: "0, a positive integer or Infinity"
+        }
+      )
+    )
+  ),
+  overflow: options_.optional(Schema.Literals(["suspend", "fail", "dead-letter"])),
+  address: options_.optional(options_.Name)
+})
+
 let anonymous = 0
 
 /**
@@ -270,20 +313,23 @@ let anonymous = 0
  */
 export const make = <A>(options?: Options): Effect.Effect<Mailbox<A>, MailboxInvalid> =>
   Effect.withFiber((fiber) => {
-    const capacity = options?.capacity ?? Number.POSITIVE_INFINITY
-    const overflow = options?.overflow ?? "suspend"
-    if (!(capacity === Number.POSITIVE_INFINITY || (Number.isInteger(capacity) && capacity >= 0))) {
+    const problem = options_.check(OptionsSchema, options ?? {})
+    if (problem !== undefined) {
       return Effect.fail(
         new MailboxInvalid({
-          option: "capacity",
-          problem: `${capacity} is not 0, a positive integer or Infinity`
+          option: problem.option,
+          value: problem.value,
+          problem: `${problem.value} is not ${options_.expected(problem)}`
         })
       )
     }
+    const capacity = options?.capacity ?? Number.POSITIVE_INFINITY
+    const overflow = options?.overflow ?? "suspend"
     if (capacity === 0 && overflow !== "suspend") {
       return Effect.fail(
         new MailboxInvalid({
           option: "overflow",
+          value: options_.show(overflow),
           problem: `a rendezvous (capacity 0) must suspend, got "${overflow}"`
         })
       )

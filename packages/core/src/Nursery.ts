@@ -29,6 +29,7 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, Pipeable, Predicate, Schema, Scope } from "effect"
 import { dual } from "effect/Function"
 import * as internal from "./internal/nursery.ts"
+import * as options_ from "./internal/options.ts"
 import * as Tracer from "./Tracer.ts"
 
 const describe = (name: string | undefined): string => (name === undefined ? "a child" : `"${name}"`)
@@ -545,6 +546,122 @@ export interface ChildInfo {
 }
 
 /**
+ * Options that make no nursery, or no child: a restart count that is NaN, infinite, negative or fractional,
+ * a window that is not a positive duration, an unknown strategy or restart policy, an empty name, a width or
+ * depth cap that is not a count.
+ *
+ * **When to use**
+ *
+ * Catch it (`Effect.catchTag("NurseryInvalid", …)`) where the options come from a config file, a CLI or a
+ * model's tool call.
+ *
+ * **Details**
+ *
+ * `option` is the path of the offending field (`intensity.maxRestarts`), `value` the value as given, shown as
+ * JavaScript prints it (`NaN`, `"5 sekonds"`), `problem` what was expected. Nothing has run when it is raised.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as Nursery from "@handoffkit/core/Nursery"
+ *
+ * const program = Effect.scoped(Nursery.make({ intensity: { maxRestarts: NaN, window: "5 seconds" } }))
+ * const error = Effect.runSync(Effect.flip(program))
+ * console.log(error._tag, error.option, error.value) // NurseryInvalid intensity.maxRestarts NaN
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NurseryInvalid extends Schema.TaggedError<NurseryInvalid>()("NurseryInvalid", {
+  option: Schema.String,
+  value: Schema.String,
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return `invalid nursery option "${this.option}" (${this.value}): ${this.problem}`
+  }
+}
+
+/**
+ * The Schema every {@link Options} value is decoded with before a nursery is made.
+ *
+ * **When to use**
+ *
+ * To check a nursery configuration read from a file or a model before using it, or to derive a form.
+ *
+ * **Details**
+ *
+ * `intensity.maxRestarts` is a non-negative integer (not NaN, not `Infinity`: an endless restart loop is
+ * what the intensity exists to stop), `intensity.window` a positive duration, `strategy` one of the three
+ * strategies, `name` a non-empty string, `maxChildren` a positive integer or `Infinity`, `maxDepth` a
+ * non-negative integer, `onEvent` a function. {@link make}, {@link run} and {@link nested} fail with
+ * {@link NurseryInvalid} on the first field that does not decode.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import * as Nursery from "@handoffkit/core/Nursery"
+ *
+ * const valid = Schema.is(Nursery.OptionsSchema)
+ * console.log(valid({ intensity: { maxRestarts: 3, window: "5 seconds" } }), valid({ strategy: "all-for-none" }))
+ * // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  name: options_.optional(options_.Name),
+  strategy: options_.optional(Schema.Literals(["one-for-one", "one-for-all", "rest-for-one"])),
+  intensity: options_.optional(
+    Schema.Struct({
+      maxRestarts: options_.Count,
+      window: options_.PositiveDurationInput
+    })
+  ),
+  maxChildren: options_.optional(options_.PositiveIntOrInfinity),
+  maxDepth: options_.optional(options_.Count),
+  onEvent: options_.optional(options_.Fn)
+})
+
+/**
+ * The Schema every {@link StartOptions} value is decoded with before a child is started.
+ *
+ * **When to use**
+ *
+ * To check start options that come from outside the program.
+ *
+ * **Details**
+ *
+ * `name` is a non-empty string and `restart` one of `"permanent"`, `"transient"`, `"temporary"`;
+ * {@link start} fails with {@link NurseryInvalid} otherwise, and nothing runs.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import * as Nursery from "@handoffkit/core/Nursery"
+ *
+ * console.log(Schema.is(Nursery.StartOptionsSchema)({ restart: "forever" })) // false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const StartOptionsSchema = Schema.Struct({
+  name: options_.optional(options_.Name),
+  restart: options_.optional(Schema.Literals(["permanent", "transient", "temporary"]))
+})
+
+const invalid = (schema: Schema.Top, input: unknown): NurseryInvalid | undefined => {
+  const problem = options_.check(schema, input ?? {})
+  return problem === undefined ? undefined : new NurseryInvalid(problem)
+}
+
+/**
  * Fails a start into a nursery that is closing, closed or escalating.
  *
  * **When to use**
@@ -863,9 +980,11 @@ export const isChild = (u: unknown): u is Child => Predicate.hasProperty(u, Chil
  * @category constructors
  * @since 0.1.0
  */
-export const make: (options?: Options) => Effect.Effect<Nursery, never, Scope.Scope> = Effect.fn(
+export const make: (options?: Options) => Effect.Effect<Nursery, NurseryInvalid, Scope.Scope> = Effect.fn(
   "Nursery.make"
 )(function* (options?: Options) {
+  const refused = invalid(OptionsSchema, options)
+  if (refused !== undefined) return yield* refused
   const scope = yield* Scope.Scope
   const clock = yield* Clock.clockWith(Effect.succeed)
   const core = makeCore(options, undefined, clock, yield* Tracer.CurrentTracer)
@@ -909,19 +1028,21 @@ export const start: {
   <A, E, R>(
     effect: Effect.Effect<A, E, R>,
     options?: StartOptions
-  ): (self: Nursery) => Effect.Effect<Child<A, E>, NurseryClosed | NurseryFull, R>
+  ): (self: Nursery) => Effect.Effect<Child<A, E>, NurseryClosed | NurseryFull | NurseryInvalid, R>
   <A, E, R>(
     self: Nursery,
     effect: Effect.Effect<A, E, R>,
     options?: StartOptions
-  ): Effect.Effect<Child<A, E>, NurseryClosed | NurseryFull, R>
+  ): Effect.Effect<Child<A, E>, NurseryClosed | NurseryFull | NurseryInvalid, R>
 } = dual(
   (args) => isNursery(args[0]),
   <A, E, R>(
     self: Nursery,
     effect: Effect.Effect<A, E, R>,
     options?: StartOptions
-  ): Effect.Effect<Child<A, E>, NurseryClosed | NurseryFull, R> => {
+  ): Effect.Effect<Child<A, E>, NurseryClosed | NurseryFull | NurseryInvalid, R> => {
+    const refused = invalid(StartOptionsSchema, options)
+    if (refused !== undefined) return Effect.fail(refused)
     // The yield keeps user code out of the synchronous step that checks the state and registers the fiber.
     const body = Effect.andThen(Effect.yieldNow, effect) as Effect.Effect<unknown, unknown>
     return Effect.contextWith(
@@ -991,31 +1112,43 @@ export const start: {
  * @since 0.1.0
  */
 export const nested: {
-  (options?: Options): (self: Nursery) => Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep>
-  (self: Nursery, options?: Options): Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep>
+  (
+    options?: Options
+  ): (self: Nursery) => Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep | NurseryInvalid>
+  (
+    self: Nursery,
+    options?: Options
+  ): Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep | NurseryInvalid>
 } = dual(
   (args) => isNursery(args[0]),
-  (self: Nursery, options?: Options): Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep> =>
-    Effect.withFiber((fiber): Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep> => {
-      const parent = toCore(self)
-      const child = named(options?.name)
-      if (parent.state !== "open") return Effect.fail(new NurseryClosed({ nursery: parent.name, ...child }))
-      if (parent.depth + 1 > parent.maxDepth) {
-        return Effect.fail(
-          new NurseryTooDeep({ nursery: parent.name, depth: parent.depth + 1, maxDepth: parent.maxDepth })
-        )
+  (
+    self: Nursery,
+    options?: Options
+  ): Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep | NurseryInvalid> =>
+    Effect.withFiber(
+      (fiber): Effect.Effect<Nursery, NurseryClosed | NurseryFull | NurseryTooDeep | NurseryInvalid> => {
+        const refused = invalid(OptionsSchema, options)
+        if (refused !== undefined) return Effect.fail(refused)
+        const parent = toCore(self)
+        const child = named(options?.name)
+        if (parent.state !== "open") return Effect.fail(new NurseryClosed({ nursery: parent.name, ...child }))
+        if (parent.depth + 1 > parent.maxDepth) {
+          return Effect.fail(
+            new NurseryTooDeep({ nursery: parent.name, depth: parent.depth + 1, maxDepth: parent.maxDepth })
+          )
+        }
+        const core = makeCore(options, parent, parent.clock)
+        const result = parent.add(core.name, "temporary", "nursery", core.life, fiber.context)
+        if (result === "closed") return Effect.fail(new NurseryClosed({ nursery: parent.name, ...child }))
+        if (result === "full") {
+          return Effect.fail(
+            new NurseryFull({ nursery: parent.name, ...child, maxChildren: parent.maxChildren })
+          )
+        }
+        core.parentEntry = result
+        return Effect.succeed(core as Nursery)
       }
-      const core = makeCore(options, parent, parent.clock)
-      const result = parent.add(core.name, "temporary", "nursery", core.life, fiber.context)
-      if (result === "closed") return Effect.fail(new NurseryClosed({ nursery: parent.name, ...child }))
-      if (result === "full") {
-        return Effect.fail(
-          new NurseryFull({ nursery: parent.name, ...child, maxChildren: parent.maxChildren })
-        )
-      }
-      core.parentEntry = result
-      return Effect.succeed(core as Nursery)
-    })
+    )
 )
 
 const await_ = (self: Nursery): Effect.Effect<void, NurseryEscalated> =>
@@ -1128,7 +1261,7 @@ export const join: (self: Nursery) => Effect.Effect<void, NurseryEscalated> = aw
 export const run = <A, E, R>(
   options: Options,
   body: (nursery: Nursery) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | NurseryEscalated, R> =>
+): Effect.Effect<A, E | NurseryEscalated | NurseryInvalid, R> =>
   // A scope of its own, not provided to `body`: resources `body` acquires must outlive the children.
   Effect.acquireUseRelease(
     Scope.make(),

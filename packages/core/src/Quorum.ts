@@ -26,6 +26,7 @@ import type * as Join from "./Join.ts"
 // Mailbox.ts before its machinery: the two import each other, and the public module must load first.
 import { type Mailbox, MailboxClosed } from "./Mailbox.ts"
 import * as mailboxes from "./internal/mailbox.ts"
+import * as options_ from "./internal/options.ts"
 import * as Tracer from "./Tracer.ts"
 
 /**
@@ -263,6 +264,42 @@ export interface CollectOptions<A> {
 }
 
 /**
+ * The Schema every {@link CollectOptions} value is decoded with before a round is collected.
+ *
+ * **When to use**
+ *
+ * To check quorum options read from outside the program.
+ *
+ * **Details**
+ *
+ * `correlationId` is a non-empty string, `k` a non-negative integer, `parts` a non-negative integer or a
+ * list of non-empty addresses, `timeout` a finite duration, `onIgnored` a function. {@link collect} fails
+ * with {@link QuorumFailed} whose reason names the option and the value otherwise (and then checks
+ * `k <= n`).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Quorum } from "@handoffkit/core"
+ *
+ * const valid = Schema.is(Quorum.CollectOptionsSchema)
+ * console.log(valid({ correlationId: "r1", k: 2, parts: 3, timeout: "1 minute" }), valid({ correlationId: "r1", k: NaN, parts: 3, timeout: 10 }))
+ * // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const CollectOptionsSchema = Schema.Struct({
+  correlationId: options_.Name,
+  k: options_.Count,
+  parts: Schema.Union([options_.Count, Schema.Array(options_.Name)]),
+  timeout: options_.FiniteDurationInput,
+  onIgnored: options_.optional(options_.Fn)
+})
+
+/**
  * Takes messages from `mailbox` until `k` distinct senders have sent a part for the round, and returns them.
  *
  * **When to use**
@@ -313,6 +350,21 @@ export const collect = <A>(
   options: CollectOptions<A>
 ): Effect.Effect<Join.Round<A>, QuorumFailed> =>
   Effect.withFiber((fiber) => {
+    const problem = options_.check(CollectOptionsSchema, options)
+    if (problem !== undefined) {
+      const k = typeof options?.k === "number" ? options.k : Number.NaN
+      return Effect.fail(
+        new QuorumFailed({
+          k,
+          n: 0,
+          successes: 0,
+          failures: 0,
+          reason: `invalid option "${problem.option}" (${problem.value}): ${problem.problem}`,
+          correlationId: typeof options?.correlationId === "string" ? options.correlationId : "",
+          causes: []
+        })
+      )
+    }
     const { correlationId, k, onIgnored } = options
     const list = typeof options.parts === "number" ? undefined : options.parts
     const expected = list === undefined ? undefined : new Set(list)
@@ -323,8 +375,10 @@ export const collect = <A>(
     const millis = Option.isSome(timeout) ? Duration.toMillis(timeout.value) : Number.NaN
     const fail = (successes: number, reason: string, causes: ReadonlyArray<string> = []) =>
       Effect.fail(new QuorumFailed({ k, n, successes, failures: 0, reason, correlationId, causes }))
-    if (!Number.isInteger(n) || n < 0) return fail(0, `${n} is not a number of senders`)
-    if (!Number.isInteger(k) || k < 0 || k > n) return fail(0, `k must be an integer from 0 to ${n}`)
+    if (!Number.isInteger(n) || n < 0)
+      return fail(0, `invalid option "parts" (${n}): not a number of senders`)
+    if (!Number.isInteger(k) || k < 0 || k > n)
+      return fail(0, `invalid option "k" (${k}): k must be an integer from 0 to ${n}`)
     if (!(millis >= 0)) return fail(0, "the timeout is not a duration")
 
     const openedAt = clock.currentTimeMillisUnsafe()

@@ -783,3 +783,36 @@ describe("Budget", () => {
     })
   )
 })
+
+describe("resolution (issue 18)", () => {
+  it.effect("a cost below the resolution is charged, never rounded to nothing: the limit still binds", () =>
+    Effect.gen(function* () {
+      const budget = yield* Budget.make({ cost: 0.000001 })
+      let accepted = 0
+      for (let i = 0; i < 100_000; i++) {
+        const exit = yield* Effect.exit(Budget.spend(budget, { cost: 4e-10 }))
+        if (Exit.isFailure(exit)) break
+        accepted++
+      }
+      // Each 4e-10 is charged as one nano-dollar (rounded up): 1,000 fit in 1e-6, the 1,001st is refused.
+      assert.strictEqual(accepted, 1000)
+      const { spent } = yield* Budget.snapshot(budget)
+      assert.isAbove(spent.cost, 0)
+      assert.isAtMost(spent.cost, 0.000001)
+      const refused = yield* Effect.flip(Budget.spend(budget, { cost: 4e-10 }))
+      assert.strictEqual(refused._tag, "BudgetExceeded")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("exact prices are charged exactly (no float noise rounded up)", () =>
+    Effect.gen(function* () {
+      const budget = yield* Budget.make({ cost: 10 })
+      for (let i = 0; i < 1000; i++) yield* Budget.spend(budget, { cost: 0.0042 })
+      const { spent } = yield* Budget.snapshot(budget)
+      assert.strictEqual(spent.cost, 4.2)
+      const reservation = yield* Budget.reserve(budget, { cost: 0.1 })
+      yield* Budget.commit(reservation, { cost: 0.0000000001 })
+      assert.strictEqual((yield* Budget.snapshot(budget)).spent.cost, 4.200000001)
+    }).pipe(Effect.scoped)
+  )
+})

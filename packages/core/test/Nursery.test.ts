@@ -1435,3 +1435,59 @@ describe("property", () => {
     assert.isAbove(treeStats.incarnations, treeStats.runs)
   })
 })
+
+describe("options at the door (issue 18)", () => {
+  it.effect("an intensity of NaN restarts is refused with NurseryInvalid, and the child never runs", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const failing = Effect.suspend(() => {
+        runs++
+        return Effect.fail("always")
+      })
+      const error = yield* Nursery.run({ intensity: { maxRestarts: NaN, window: "5 seconds" } }, (n) =>
+        Nursery.start(n, failing, { restart: "permanent" })
+      ).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "NurseryInvalid")
+      if (error._tag !== "NurseryInvalid") return
+      assert.strictEqual(error.option, "intensity.maxRestarts")
+      assert.strictEqual(error.value, "NaN")
+      assert.strictEqual(runs, 0)
+    })
+  )
+
+  it.effect(
+    "other non-finite, negative and fractional intensities are refused; a valid one still escalates",
+    () =>
+      Effect.gen(function* () {
+        for (const [maxRestarts, window, option] of [
+          [Infinity, "5 seconds", "intensity.maxRestarts"],
+          [-Infinity, "5 seconds", "intensity.maxRestarts"],
+          [-1, "5 seconds", "intensity.maxRestarts"],
+          [1.5, "5 seconds", "intensity.maxRestarts"],
+          [3, "5 sekonds", "intensity.window"],
+          [3, -10, "intensity.window"],
+          [3, 0, "intensity.window"],
+          [3, NaN, "intensity.window"]
+        ] as const) {
+          const error = yield* Effect.flip(
+            Effect.scoped(Nursery.make({ intensity: { maxRestarts, window: window as any } }))
+          )
+          assert.strictEqual(error._tag, "NurseryInvalid")
+          assert.strictEqual(error.option, option, `${maxRestarts} / ${String(window)}`)
+        }
+        let runs = 0
+        const escalated = yield* Nursery.run({ intensity: { maxRestarts: 2, window: "1 minute" } }, (n) =>
+          Nursery.start(
+            n,
+            Effect.suspend(() => {
+              runs++
+              return Effect.fail("always")
+            }),
+            { restart: "permanent" }
+          )
+        ).pipe(Effect.flip)
+        assert.strictEqual(escalated._tag, "NurseryEscalated")
+        assert.strictEqual(runs, 3)
+      })
+  )
+})

@@ -19,11 +19,13 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Schema, Stream } from "effect"
-import { LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
+import { AiError, LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
 import { Actor, Budget, Compactor, Corpus, DeadLetter, Handoff, Select, Tracer } from "@handoffkit/core"
 import type { Address, Envelope } from "@handoffkit/core/Envelope"
 import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
 import type { MailboxInvalid } from "@handoffkit/core/Mailbox"
+import type { ActorInvalid } from "@handoffkit/core/Actor"
+import * as options_ from "@handoffkit/core/internal/options"
 import type * as Scope from "effect/Scope"
 import * as caller from "./internal/caller.ts"
 import { agentLine, dataBlock, dataRule, toolName } from "./internal/prompt.ts"
@@ -322,6 +324,8 @@ export interface Options<R = never> {
  */
 export class AgentInvalid extends Schema.TaggedError<AgentInvalid>()("AgentInvalid", {
   address: Schema.String,
+  option: Schema.optionalKey(Schema.String),
+  value: Schema.optionalKey(Schema.String),
   reason: Schema.String
 }) {
   override get message() {
@@ -347,6 +351,52 @@ const HandoffParams = Schema.Struct({
   })
 })
 const SendParams = Schema.Struct({ text: Schema.String.annotate({ description: "The message." }) })
+
+/**
+ * The Schema every agent's {@link Options} are decoded with before the agent starts.
+ *
+ * **When to use**
+ *
+ * To check an agent configuration read from a file or made by a model before starting it.
+ *
+ * **Details**
+ *
+ * `instructions` is a string; `handoffTo` and `sendTo` lists of non-empty addresses; `maxOutputTokens` and
+ * `maxSteps` positive integers; `stream` a boolean; `price` two non-negative finite prices per million
+ * tokens; `budget` a `Budget`; `actor` decodes with `Actor.OptionsSchema`. {@link make} fails with
+ * {@link AgentInvalid} naming the option and the value otherwise, before anything starts.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Agent } from "@handoffkit/llm"
+ *
+ * const valid = Schema.is(Agent.OptionsSchema)
+ * console.log(valid({ instructions: "Review.", maxSteps: 4 }), valid({ instructions: "Review.", maxSteps: NaN }))
+ * // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  instructions: Schema.String,
+  handoffTo: options_.optional(Schema.Array(options_.Name)),
+  sendTo: options_.optional(Schema.Array(options_.Name)),
+  tools: options_.optional(Schema.Array(Schema.Unknown)),
+  budget: options_.optional(options_.Branded<Budget.Budget>(Budget.TypeId, "a Budget")),
+  maxOutputTokens: options_.optional(options_.PositiveInt),
+  maxSteps: options_.optional(options_.PositiveInt),
+  stream: options_.optional(Schema.Boolean),
+  price: options_.optional(
+    Schema.Struct({
+      inputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+      outputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+    })
+  ),
+  actor: options_.optional(Actor.OptionsSchema)
+})
 
 /**
  * Starts an agent at `address`.
@@ -392,10 +442,19 @@ export const make = <R = never>(
   options: Options<R>
 ): Effect.Effect<
   Actor.ActorRef<Input, Result>,
-  AgentInvalid | AddressTaken | MailboxInvalid,
+  AgentInvalid | AddressTaken | MailboxInvalid | ActorInvalid,
   Scope.Scope | Registry | LanguageModel.LanguageModel | R
 > =>
   Effect.gen(function* () {
+    const refused = options_.check(OptionsSchema, options)
+    if (refused !== undefined) {
+      return yield* new AgentInvalid({
+        address,
+        option: refused.option,
+        value: refused.value,
+        reason: `invalid option "${refused.option}" (${refused.value}): ${refused.problem}`
+      })
+    }
     const model = yield* LanguageModel.LanguageModel
     const tracer = yield* Tracer.CurrentTracer
     const handoffTools = new Map(
@@ -478,6 +537,7 @@ export const make = <R = never>(
       const request: Effect.Effect<Step, unknown> = options.stream
         ? Effect.gen(function* () {
             let text = ""
+            let finished = false
             const toolCalls: Array<ToolCall> = []
             yield* model
               .streamText({
@@ -493,6 +553,7 @@ export const make = <R = never>(
                     else if (part.type === "tool-call")
                       toolCalls.push({ id: part.id, name: part.name, params: part.params })
                     else if (part.type === "finish") {
+                      finished = true
                       reported = {
                         tokensIn: part.usage.inputTokens.total ?? 0,
                         tokensOut: part.usage.outputTokens.total ?? 0
@@ -501,6 +562,16 @@ export const make = <R = never>(
                   })
                 )
               )
+            // Whatever the provider: a stream without its finish part is an incomplete answer, not an answer.
+            if (!finished) {
+              return yield* AiError.make({
+                module: "Agent",
+                method: "streamText",
+                reason: new AiError.InvalidOutputError({
+                  description: "the model's stream ended before its finish"
+                })
+              })
+            }
             return { text, toolCalls, usage: reported }
           })
         : Effect.map(

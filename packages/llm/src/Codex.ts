@@ -38,6 +38,7 @@ import {
 import { Actor, Budget, Tracer } from "@handoffkit/core"
 import type { Address } from "@handoffkit/core/Envelope"
 import type { MailboxInvalid } from "@handoffkit/core/Mailbox"
+import type { ActorInvalid } from "@handoffkit/core/Actor"
 import type { AddressTaken, Registry } from "@handoffkit/core/Registry"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/codex.ts"
@@ -993,7 +994,11 @@ export interface AgentOptions extends Omit<Options, "prompt" | "actor" | "causat
 export const agent = (
   address: Address,
   options: AgentOptions
-): Effect.Effect<Actor.ActorRef<Task, Reply>, AddressTaken | MailboxInvalid, Scope.Scope | Registry> =>
+): Effect.Effect<
+  Actor.ActorRef<Task, Reply>,
+  AddressTaken | MailboxInvalid | ActorInvalid,
+  Scope.Scope | Registry
+> =>
   Actor.make<Task, Reply>(
     address,
     (message, context) =>

@@ -13,10 +13,11 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { AiError, LanguageModel } from "effect/ai"
 import OpenAI from "openai"
 import { Tracer } from "@handoffkit/core"
+import * as options_ from "@handoffkit/core/internal/options"
 import * as caller from "./internal/caller.ts"
 import * as ScriptedServer from "./ScriptedServer.ts"
 import * as wire from "./internal/openai.ts"
@@ -95,6 +96,56 @@ export interface Options {
   readonly client?: OpenAI | undefined
 }
 
+/**
+ * The Schema every provider {@link Options} value is decoded with when the provider is made.
+ *
+ * **When to use**
+ *
+ * To check provider options read from outside the program before making the provider.
+ *
+ * **Details**
+ *
+ * `model` is a non-empty string, `apiKey` a `Redacted`, `baseURL` a URL, `maxOutputTokens` a positive
+ * integer, `retry` a policy whose `times` is a non-negative integer, `base` and `cap` durations and `jitter`
+ * a boolean. A provider made with options that do not decode answers every call at once with an `AiError`
+ * (`InvalidUserInputError`) naming the option and the value, before any request is sent.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { OpenAi } from "@handoffkit/llm"
+ *
+ * const valid = Schema.is(OpenAi.OptionsSchema)
+ * console.log(valid({ model: "gpt-5.5", maxOutputTokens: 2000 }), valid({ model: "gpt-5.5", maxOutputTokens: NaN }))
+ * // true false
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const OptionsSchema = Schema.Struct({
+  model: options_.Name,
+  apiKey: options_.optional(
+    Schema.declare((u: unknown): u is Redacted.Redacted<string> => Redacted.isRedacted(u), {
+      expected: "a Redacted key"
+    })
+  ),
+  baseURL: options_.optional(
+    Schema.String.check(Schema.makeFilter((u: string) => URL.canParse(u), { expected: "a URL" }))
+  ),
+  maxOutputTokens: options_.optional(options_.PositiveInt),
+  retry: options_.optional(
+    Schema.Struct({
+      times: options_.Count,
+      base: options_.DurationInput,
+      cap: options_.DurationInput,
+      jitter: Schema.Boolean
+    })
+  ),
+  client: options_.optional(Schema.Unknown)
+})
+
 const usageData = (usage: ReturnType<typeof wire.toUsage>, finish: string, toolCalls: number) => ({
   inputTokens: usage.inputTokens.total ?? 0,
   outputTokens: usage.outputTokens.total ?? 0,
@@ -140,6 +191,23 @@ const jitterOf = (policy: RetryPolicy, millis: number): number =>
  */
 export const make = (options: Options): Effect.Effect<LanguageModel.LanguageModel> =>
   Effect.suspend(() => {
+    const refused = options_.check(OptionsSchema, options)
+    if (refused !== undefined) {
+      // The provider's type promises no error at make, so the refusal is every call's typed answer.
+      const error = (method: string) =>
+        AiError.make({
+          module: "OpenAi",
+          method,
+          reason: new AiError.InvalidUserInputError({
+            // A key is a secret however it was passed: its value is never shown.
+            description: `invalid OpenAi option "${refused.option}" (${refused.option === "apiKey" ? "not shown" : refused.value}): ${refused.problem}`
+          })
+        })
+      return LanguageModel.make({
+        generateText: () => Effect.fail(error("generateText")),
+        streamText: () => Stream.fail(error("streamText"))
+      })
+    }
     const client =
       options.client ??
       new OpenAI({
@@ -232,8 +300,13 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
         Effect.gen(function* () {
           const request = body(providerOptions, (yield* caller.CurrentCaller).maxOutputTokens)
           if (AiError.isAiError(request)) return yield* Effect.fail(request)
+          // The answer is decoded inside the attempt, so a malformed 200 is retried like a 5xx.
           const [response, emit] = yield* withRetries("generateText", false, providerOptions.span, (signal) =>
-            client.responses.create({ ...request, stream: false }, { signal })
+            client.responses.create({ ...request, stream: false }, { signal }).then((body: unknown) => {
+              const decoded = wire.decodeResponse("generateText", body)
+              if (AiError.isAiError(decoded)) throw decoded
+              return decoded
+            })
           )
           const parts = wire.fromResponse(response)
           if (AiError.isAiError(parts)) return yield* Effect.fail(parts)
@@ -265,7 +338,8 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
             )
             const map = wire.streamMapper()
             let toolCalls = 0
-            return Stream.fromAsyncIterable(events, (error) =>
+            let finished = false
+            return Stream.fromAsyncIterable(events as AsyncIterable<unknown>, (error) =>
               wire.toAiError("streamText", error, Date.now())
             ).pipe(
               Stream.mapEffect((event) => {
@@ -273,12 +347,23 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
                 if (AiError.isAiError(parts)) return Effect.fail(parts)
                 for (const part of parts) {
                   if (part.type === "tool-call") toolCalls++
-                  if (part.type === "finish")
+                  if (part.type === "finish") {
+                    finished = true
                     emit("model.response", usageData(part.usage, part.reason, toolCalls))
+                  }
                 }
                 return Effect.succeed(parts)
               }),
-              Stream.flatMap((parts) => Stream.fromIterable(parts))
+              Stream.flatMap((parts) => Stream.fromIterable(parts)),
+              // A stream that ends before its completion event is an incomplete answer, never a whole one.
+              Stream.concat(
+                Stream.suspend(() => {
+                  if (finished) return Stream.empty
+                  const error = wire.truncated()
+                  emit("model.response", { error: error.reason._tag })
+                  return Stream.fail(error)
+                })
+              )
             )
           })
         )
@@ -311,10 +396,19 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
 export const layer = (options: Options): Layer.Layer<LanguageModel.LanguageModel> =>
   Layer.effect(LanguageModel.LanguageModel, make(options))
 
+const missingKey =
+  "OPENAI_API_KEY is missing or empty: set it to your OpenAI API key (or set OPENAI_BASE_URL to a server that needs no key)"
+
 /**
- * The provider's options read from the environment: `OPENAI_API_KEY` (optional, redacted),
- * `OPENAI_BASE_URL` (optional), `HANDOFFKIT_MODEL` (default `gpt-5.5`) and `HANDOFFKIT_MAX_OUTPUT_TOKENS`
- * (default 4096).
+ * The provider's options read from the environment: `OPENAI_API_KEY` (redacted), `OPENAI_BASE_URL`
+ * (optional), `HANDOFFKIT_MODEL` (default `gpt-5.5`) and `HANDOFFKIT_MAX_OUTPUT_TOKENS` (default 4096).
+ *
+ * **Details**
+ *
+ * Without `OPENAI_BASE_URL` (that is, against OpenAI itself) `OPENAI_API_KEY` is required: a missing or empty
+ * key is a `ConfigError` naming `OPENAI_API_KEY`, raised when the config is read, so a program that builds
+ * {@link layerConfig} fails before any model call is tried or charged. With `OPENAI_BASE_URL` set (a local or
+ * scripted server that needs no key) the key is optional (an empty one counts as none).
  *
  * **Example**
  *
@@ -322,7 +416,7 @@ export const layer = (options: Options): Layer.Layer<LanguageModel.LanguageModel
  * import { ConfigProvider, Effect } from "effect"
  * import { OpenAi } from "@handoffkit/llm"
  *
- * const env = ConfigProvider.fromUnknown({ HANDOFFKIT_MODEL: "gpt-5.5-mini" })
+ * const env = ConfigProvider.fromUnknown({ OPENAI_API_KEY: "sk-your-key", HANDOFFKIT_MODEL: "gpt-5.5-mini" })
  * const program = OpenAi.config.parse(env).pipe(Effect.map((options) => options.model))
  * Effect.runPromise(program).then(console.log) // "gpt-5.5-mini"
  * ```
@@ -331,16 +425,23 @@ export const layer = (options: Options): Layer.Layer<LanguageModel.LanguageModel
  * @since 0.1.0
  */
 export const config: Config.Config<Options> = Config.all({
-  apiKey: Config.option(Config.Redacted("OPENAI_API_KEY")),
   baseURL: Config.option(Config.String("OPENAI_BASE_URL")),
   model: Config.withDefault(Config.String("HANDOFFKIT_MODEL"), "gpt-5.5"),
   maxOutputTokens: Config.withDefault(Config.Int("HANDOFFKIT_MAX_OUTPUT_TOKENS"), 4096)
 }).pipe(
-  Config.map(({ apiKey, baseURL, maxOutputTokens, model }): Options => {
-    const options: { -readonly [K in keyof Options]: Options[K] } = { model, maxOutputTokens }
-    if (Option.isSome(apiKey)) options.apiKey = apiKey.value
-    if (Option.isSome(baseURL)) options.baseURL = baseURL.value
-    return options
+  Config.flatMap(({ baseURL, maxOutputTokens, model }) => {
+    const key = Config.option(Config.schema(Schema.Redacted(Schema.NonEmptyString), "OPENAI_API_KEY"))
+    const required = Config.flatMap(key, (apiKey) =>
+      Option.isSome(apiKey)
+        ? Config.succeed(apiKey)
+        : Config.fail(new ConfigProvider.SourceError({ message: missingKey }))
+    )
+    return Config.map(Option.isSome(baseURL) ? key : required, (apiKey): Options => {
+      const options: { -readonly [K in keyof Options]: Options[K] } = { model, maxOutputTokens }
+      if (Option.isSome(apiKey)) options.apiKey = apiKey.value
+      if (Option.isSome(baseURL)) options.baseURL = baseURL.value
+      return options
+    })
   })
 )
 

@@ -281,6 +281,67 @@ export interface HangTurn {
 }
 
 /**
+ * A turn whose answer is a 200 carrying JSON that is not a Responses API answer.
+ *
+ * **When to use**
+ *
+ * To test that a client treats a well-formed HTTP answer with a malformed body as an error, not as an
+ * answer; make it with `Turn.malformed`.
+ *
+ * **Details**
+ *
+ * Not streamed: the body is `body` as JSON, with status 200 and a JSON content type. Streamed: the server
+ * opens the event stream and sends `body` as the data of one event of type `response.created`, then closes
+ * the stream.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import * as ScriptedServer from "@handoffkit/llm/ScriptedServer"
+ *
+ * const turn = ScriptedServer.Turn.malformed({ id: 42, output: "not a list", created_at: "yesterday" })
+ * console.log(turn._tag) // "Malformed"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MalformedTurn {
+  readonly _tag: "Malformed"
+  readonly body: unknown
+}
+
+/**
+ * A turn whose answer stops before it is complete: the connection is closed cleanly mid-answer.
+ *
+ * **When to use**
+ *
+ * To test that a client does not take a truncated answer for a whole one; make it with `Turn.cut`.
+ *
+ * **Details**
+ *
+ * Streamed: the server sends `response.created`, `response.in_progress` and, when `text` is given, the
+ * message's first events and the text as one delta, then ends the stream without `response.completed`. Not
+ * streamed: the server sends a 200 whose JSON body is cut off in the middle.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import * as ScriptedServer from "@handoffkit/llm/ScriptedServer"
+ *
+ * const turn = ScriptedServer.Turn.cut({ text: "The answer is" })
+ * console.log(turn._tag) // "Cut"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CutTurn {
+  readonly _tag: "Cut"
+  readonly text?: string | undefined
+}
+
+/**
  * One scripted model turn: the answer to one `POST /v1/responses`.
  *
  * **When to use**
@@ -308,7 +369,7 @@ export interface HangTurn {
  * @category models
  * @since 0.1.0
  */
-export type Turn = TextTurn | ToolCallsTurn | ErrorTurn | HangTurn
+export type Turn = TextTurn | ToolCallsTurn | ErrorTurn | HangTurn | MalformedTurn | CutTurn
 
 /**
  * Constructors of `Turn`s.
@@ -316,7 +377,7 @@ export type Turn = TextTurn | ToolCallsTurn | ErrorTurn | HangTurn
  * **When to use**
  *
  * To write scripts: `Turn.text`, `Turn.toolCall` (one call), `Turn.toolCalls` (several), `Turn.error`,
- * `Turn.hang`.
+ * `Turn.hang`, and for broken answers `Turn.malformed` and `Turn.cut`.
  *
  * **Details**
  *
@@ -353,6 +414,8 @@ export const Turn: {
   ) => Turn
   readonly error: (status: number, options?: Omit<ErrorTurn, "_tag" | "status">) => Turn
   readonly hang: (options?: Omit<HangTurn, "_tag">) => Turn
+  readonly malformed: (body: unknown) => Turn
+  readonly cut: (options?: Omit<CutTurn, "_tag">) => Turn
 } = {
   text: (text, options) => ({ ...options, _tag: "Text", text }),
   toolCall: (name, args, options) => {
@@ -361,7 +424,9 @@ export const Turn: {
   },
   toolCalls: (calls, options) => ({ ...options, _tag: "ToolCalls", calls }),
   error: (status, options) => ({ ...options, _tag: "Error", status }),
-  hang: (options) => ({ ...options, _tag: "Hang" })
+  hang: (options) => ({ ...options, _tag: "Hang" }),
+  malformed: (body) => ({ _tag: "Malformed", body }),
+  cut: (options) => ({ ...options, _tag: "Cut" })
 }
 
 // -----------------------------------------------------------------------------

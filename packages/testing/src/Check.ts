@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import { Arbitrary, Effect, Option, Schema } from "effect"
+import * as options_ from "@handoffkit/core/internal/options"
 
 /**
  * What a property returns: `true` or nothing passes, `false` fails.
@@ -252,6 +253,52 @@ export const assert = <A, E = never, R = never>(
   )
 
 /**
+ * Options of {@link propOptions} that would make no property test: a number of runs or a timeout that is
+ * not a positive number (NaN runs would run nothing, and a property that runs nothing cannot fail).
+ *
+ * **When to use**
+ *
+ * It is thrown when the test file is loaded, so the mistake shows as a failing file, not as a green one.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Check } from "@handoffkit/testing"
+ *
+ * try {
+ *   Check.propOptions({ runs: NaN })
+ * } catch (error) {
+ *   console.log((error as Check.CheckInvalid).option) // "runs"
+ * }
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CheckInvalid extends Schema.TaggedError<CheckInvalid>()("CheckInvalid", {
+  option: Schema.String,
+  value: Schema.String,
+  problem: Schema.String
+}) {
+  override get message() {
+    return `invalid property option "${this.option}" (${this.value}): ${this.problem}`
+  }
+}
+
+const PropOptionsSchema = Schema.UndefinedOr(
+  Schema.Struct({
+    runs: Schema.optionalKey(Schema.UndefinedOr(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))),
+    timeout: Schema.optionalKey(
+      Schema.UndefinedOr(
+        Schema.Finite.check(Schema.isGreaterThan(0)).annotate({
+          expected: "a positive number of milliseconds"
+        })
+      )
+    )
+  })
+)
+
+/**
  * The options of a property test: at least `runs` runs (200 by default), a timeout, and the seed or replay
  * token from the environment, in the shape `it.effect.prop` takes as its fourth argument.
  *
@@ -286,6 +333,8 @@ export const propOptions = (options?: {
   readonly timeout: number
   readonly arbitrary: { readonly runs: number; readonly seed?: string; readonly replay?: string }
 } => {
+  const refused = options_.check(PropOptionsSchema, options)
+  if (refused !== undefined) throw new CheckInvalid(refused)
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {}
   const runs = Math.max(options?.runs ?? 200, Number(env.HANDOFFKIT_RUNS ?? 0) || 0)
   const seed = env.HANDOFFKIT_SEED

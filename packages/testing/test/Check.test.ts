@@ -63,3 +63,28 @@ describe("Check.propOptions", () => {
     )
   })
 })
+
+describe("propOptions at the door (issue 18)", () => {
+  it("runs or a timeout that is not a positive number is a CheckInvalid naming it, never a property that runs nothing", () => {
+    for (const [options, option] of [
+      [{ runs: NaN }, "runs"],
+      [{ runs: 0 }, "runs"],
+      [{ runs: -3 }, "runs"],
+      [{ runs: 2.5 }, "runs"],
+      [{ runs: "200" }, "runs"],
+      [{ timeout: Infinity }, "timeout"],
+      [{ timeout: -1 }, "timeout"],
+      [{ timeout: NaN }, "timeout"]
+    ] as const) {
+      let thrown: unknown
+      try {
+        Check.propOptions(options as never)
+      } catch (error) {
+        thrown = error
+      }
+      assert.instanceOf(thrown, Check.CheckInvalid, JSON.stringify(options))
+      assert.strictEqual((thrown as Check.CheckInvalid).option, option)
+    }
+    assert.isAtLeast(Check.propOptions({ runs: 300, timeout: 1000 }).arbitrary.runs, 300)
+  })
+})

@@ -1,4 +1,4 @@
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Schema, Scope } from "effect"
 import type { ActorContext, ActorRef, AskOptions } from "../Actor.ts"
 import { AskTimeout, NoReply } from "../Actor.ts"
 import type * as DeadLetter from "../DeadLetter.ts"
@@ -12,6 +12,10 @@ import { DeliveryError, Registry, type Recipient } from "../Registry.ts"
 import { pipeArguments } from "effect/Pipeable"
 import * as envelope from "./envelope.ts"
 import * as mailbox from "./mailbox.ts"
+import * as options_ from "./options.ts"
+
+/** The shape of `Actor.AskOptions`: a timeout that is a positive duration (`Infinity` waits for ever). */
+export const AskOptionsSchema = Schema.Struct({ timeout: options_.optional(options_.PositiveDurationInput) })
 import { emitMessage, tracedSink } from "./trace.ts"
 
 /** @internal */
@@ -181,6 +185,17 @@ export const askFrom = <In, Reply>(
   options: AskOptions | undefined
 ): Effect.Effect<Reply, AskTimeout | NoReply | DeliveryError> =>
   Effect.withFiber((fiber) => {
+    // An ask whose timeout is no duration is refused at the door: it will never be answered, and nothing is sent.
+    const refused = options_.check(AskOptionsSchema, options ?? {})
+    if (refused !== undefined) {
+      return Effect.fail(
+        new NoReply({
+          address: to.address,
+          messageId: "(not sent)",
+          reason: `invalid ask option "${refused.option}" (${refused.value}): ${refused.problem}`
+        })
+      )
+    }
     const ref = impl(to)
     const registry = ref.registry
     const correlationId = envelope.nextId()

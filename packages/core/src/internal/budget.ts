@@ -5,9 +5,11 @@
  * yields). That is what makes `reserve` an atomic check-and-hold.
  *
  * Units: amounts are kept in "vectors" of the four usage dimensions. Tokens and calls are kept as given (exact
- * when they are integers, as they are in practice). Cost is kept as an integer number of nano-dollars
- * (`Math.round(usd * 1e9)`), so adding and removing many small costs never drifts: the sums are exact up to
- * 2^53 nano-dollars (about 9 million USD).
+ * when they are integers, as they are in practice). Cost is kept as an integer number of nano-dollars, so adding
+ * and removing many small costs never drifts: the sums are exact up to 2^53 nano-dollars (about 9 million USD).
+ * A limit is rounded to the nearest nano-dollar; a charge (what is reserved, committed or spent) is rounded
+ * *up* (`chargeUnits`), so a positive cost is never charged as zero and the ledger can only over-count, never
+ * under-count, what was spent.
  *
  * Hierarchy: a child ledger either *slices* a dimension (the child has its own limit, which was reserved from the
  * parent as one hold and is settled with the parent when the child closes) or *passes it through* (the child
@@ -39,6 +41,14 @@ export const zero = (): Vec => [0, 0, 0, 0]
 export const toUnits = (i: number, value: number): number =>
   i === COST && Number.isFinite(value) ? Math.round(value * NANO_USD) : value
 
+/**
+ * Converts one charged value of dimension `i` to internal units, rounding a cost *up* to the next nano-dollar
+ * (a cost of 4e-10 USD is charged as 1e-9, never as 0). The tolerance of one part in 10^12 keeps floating-point
+ * noise from rounding an exact price up (`0.0042 * 1e9` is `4200000.000000001`, charged as 4200000). @internal
+ */
+export const chargeUnits = (i: number, value: number): number =>
+  i === COST && Number.isFinite(value) ? Math.ceil(value * NANO_USD * (1 - 1e-12)) : value
+
 /** Converts one internal value of dimension `i` to user-facing units. @internal */
 export const fromUnits = (i: number, value: number): number =>
   i === COST && Number.isFinite(value) ? value / NANO_USD : value
@@ -48,7 +58,7 @@ export const toVec = (usage: { readonly [K in Dimension]?: number | undefined })
   const v = zero()
   for (let i = 0; i < 4; i++) {
     const x = usage[dimensions[i]]
-    if (x !== undefined) v[i] = toUnits(i, x)
+    if (x !== undefined) v[i] = chargeUnits(i, x)
   }
   return v
 }

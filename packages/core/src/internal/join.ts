@@ -17,7 +17,7 @@
  *    happened to run.
  * @internal
  */
-import { Clock, Deferred, Duration, Effect, Exit, Option, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Option, Schema, Scope } from "effect"
 import { pipeArguments } from "effect/Pipeable"
 import type { Address, Envelope } from "../Envelope.ts"
 import { isEnvelope } from "../Envelope.ts"
@@ -30,6 +30,7 @@ import {
   RoundExpired,
   UnexpectedSender
 } from "../Join.ts"
+import * as options_ from "./options.ts"
 import * as Tracer from "../Tracer.ts"
 
 /** @internal */
@@ -84,7 +85,17 @@ const JoinProto = {
 /** @internal */
 export const impl = <A>(self: Join<A>) => self as JoinImpl<A>
 
-const invalid = (option: string, problem: string) => Effect.fail(new JoinInvalid({ option, problem }))
+const invalid = (option: string, problem: string, value: unknown) =>
+  Effect.fail(new JoinInvalid({ option, value: options_.show(value), problem }))
+
+/** The shape of `Join.Options`; the rules that relate fields (quorum ≤ parts, no sender twice) follow it. */
+export const OptionsSchema = Schema.Struct({
+  parts: Schema.Union([options_.PositiveInt, Schema.Array(options_.Name).check(Schema.isMinLength(1))]),
+  quorum: options_.optional(options_.PositiveInt),
+  timeout: options_.FinitePositiveDurationInput,
+  retain: options_.optional(options_.FiniteDurationInput),
+  name: options_.optional(options_.Name)
+})
 
 const durationMillis = (input: Duration.Input): number | undefined => {
   const duration = Duration.fromInput(input)
@@ -98,26 +109,32 @@ export const makeUnsafe = <A>(
   tracer: Tracer.Tracer,
   onExpired: ((error: RoundExpired) => void) | undefined
 ): Effect.Effect<JoinImpl<A>, JoinInvalid> => {
+  const problem = options_.check(OptionsSchema, options)
+  if (problem !== undefined) return Effect.fail(new JoinInvalid(problem))
   const list = typeof options.parts === "number" ? undefined : options.parts
   const parts = list === undefined ? (options.parts as number) : list.length
   if (!Number.isInteger(parts) || parts < 1) {
-    return invalid("parts", `${parts} is not a positive integer number of parts`)
+    return invalid("parts", `${parts} is not a positive integer number of parts`, options.parts)
   }
   const expectedSenders = list === undefined ? undefined : new Set(list)
   if (expectedSenders !== undefined && expectedSenders.size !== parts) {
-    return invalid("parts", "the list of expected senders names a sender twice")
+    return invalid("parts", "the list of expected senders names a sender twice", options.parts)
   }
   const quorum = options.quorum ?? parts
   if (!Number.isInteger(quorum) || quorum < 1 || quorum > parts) {
-    return invalid("quorum", `${quorum} is not an integer between 1 and ${parts} (the number of parts)`)
+    return invalid(
+      "quorum",
+      `${quorum} is not an integer between 1 and ${parts} (the number of parts)`,
+      quorum
+    )
   }
   const timeoutMillis = durationMillis(options.timeout)
   if (timeoutMillis === undefined || !(timeoutMillis > 0) || !Number.isFinite(timeoutMillis)) {
-    return invalid("timeout", "must be a finite duration above zero: every round must end")
+    return invalid("timeout", "must be a finite duration above zero: every round must end", options.timeout)
   }
   const retainMillis = options.retain === undefined ? timeoutMillis : durationMillis(options.retain)
   if (retainMillis === undefined || !(retainMillis >= 0) || !Number.isFinite(retainMillis)) {
-    return invalid("retain", "must be a finite duration, zero or more")
+    return invalid("retain", "must be a finite duration, zero or more", options.retain)
   }
   const self: JoinImpl<A> = Object.create(JoinProto)
   Object.assign(self, {

@@ -3,7 +3,7 @@
  * stream events to effect/ai response parts, SDK errors to `AiError`s.
  * @internal
  */
-import { Duration } from "effect"
+import { Duration, Schema } from "effect"
 import { AiError, type LanguageModel, type Prompt, type Response, Tool } from "effect/ai"
 import OpenAI, { APIConnectionError, APIError } from "openai"
 
@@ -12,6 +12,160 @@ type FunctionTool = OpenAI.Responses.FunctionTool
 
 const fail = (method: string, reason: AiError.AiErrorReason): AiError.AiError =>
   AiError.make({ module: "OpenAi", method, reason })
+
+// -----------------------------------------------------------------------------
+// What the wire must carry: every answer and stream event is decoded with these before it is read
+// -----------------------------------------------------------------------------
+
+const not = (...types: ReadonlyArray<string>) =>
+  Schema.String.check(
+    Schema.makeFilter((t: string) => !types.includes(t), {
+      expected: `a type other than ${types.join(", ")}`
+    })
+  )
+
+/** Seconds since the epoch that a `Date` can hold (a larger number throws a `RangeError` in `toISOString`). */
+const EpochSeconds = Schema.Finite.check(
+  Schema.makeFilter((n: number) => Math.abs(n) <= 8.64e12, { expected: "seconds since the epoch" })
+)
+const TokenCount = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+
+const UsageWire = Schema.Struct({
+  input_tokens: TokenCount,
+  output_tokens: TokenCount,
+  input_tokens_details: Schema.optionalKey(
+    Schema.NullOr(Schema.Struct({ cached_tokens: Schema.optionalKey(Schema.NullOr(TokenCount)) }))
+  ),
+  output_tokens_details: Schema.optionalKey(
+    Schema.NullOr(Schema.Struct({ reasoning_tokens: Schema.optionalKey(Schema.NullOr(TokenCount)) }))
+  )
+})
+
+const ContentWire = Schema.Union([
+  Schema.Struct({ type: Schema.Literal("output_text"), text: Schema.String }),
+  Schema.Struct({ type: not("output_text") })
+])
+
+const FunctionCallWire = Schema.Struct({
+  type: Schema.Literal("function_call"),
+  call_id: Schema.String,
+  name: Schema.String,
+  arguments: Schema.String
+})
+
+const ItemWire = Schema.Union([
+  Schema.Struct({ type: Schema.Literal("message"), id: Schema.String, content: Schema.Array(ContentWire) }),
+  FunctionCallWire,
+  Schema.Struct({ type: not("message", "function_call") })
+])
+
+const ResponseWire = Schema.Struct({
+  id: Schema.String,
+  model: Schema.String,
+  created_at: EpochSeconds,
+  output: Schema.Array(ItemWire),
+  usage: Schema.optionalKey(Schema.NullOr(UsageWire)),
+  incomplete_details: Schema.optionalKey(
+    Schema.NullOr(Schema.Struct({ reason: Schema.optionalKey(Schema.NullOr(Schema.String)) }))
+  ),
+  error: Schema.optionalKey(Schema.NullOr(Schema.Struct({ message: Schema.optionalKey(Schema.String) })))
+})
+
+/** A Responses API answer as the provider reads it. @internal */
+export type ResponseWire = typeof ResponseWire.Type
+
+/** The head of a response carried by `response.created`: no output yet, and `created_at` may be absent. */
+const ResponseHeadWire = Schema.Struct({
+  id: Schema.String,
+  model: Schema.String,
+  created_at: Schema.optionalKey(Schema.NullOr(EpochSeconds))
+})
+
+const eventSchemas = {
+  "response.created": Schema.Struct({ type: Schema.Literal("response.created"), response: ResponseHeadWire }),
+  "response.output_item.added": Schema.Struct({
+    type: Schema.Literal("response.output_item.added"),
+    item: Schema.Union([
+      Schema.Struct({ type: Schema.Literal("message"), id: Schema.String }),
+      Schema.Struct({ type: not("message") })
+    ])
+  }),
+  "response.output_text.delta": Schema.Struct({
+    type: Schema.Literal("response.output_text.delta"),
+    item_id: Schema.String,
+    delta: Schema.String
+  }),
+  "response.output_item.done": Schema.Struct({
+    type: Schema.Literal("response.output_item.done"),
+    item: ItemWire
+  }),
+  "response.completed": Schema.Struct({ type: Schema.Literal("response.completed"), response: ResponseWire }),
+  "response.incomplete": Schema.Struct({
+    type: Schema.Literal("response.incomplete"),
+    response: ResponseWire
+  }),
+  "response.failed": Schema.Struct({
+    type: Schema.Literal("response.failed"),
+    response: Schema.Struct({
+      error: Schema.optionalKey(Schema.NullOr(Schema.Struct({ message: Schema.optionalKey(Schema.String) })))
+    })
+  }),
+  error: Schema.Struct({ type: Schema.Literal("error"), message: Schema.String })
+} as const
+
+const EventHead = Schema.Struct({ type: Schema.String })
+
+/** A stream event as the provider reads it. @internal */
+export type EventWire =
+  | { readonly [K in keyof typeof eventSchemas]: (typeof eventSchemas)[K]["Type"] }[keyof typeof eventSchemas]
+  | { readonly type: "ignored" }
+
+const malformed = (method: string, what: string, error: Schema.SchemaError): AiError.AiError =>
+  fail(
+    method,
+    new AiError.InvalidOutputError({
+      description: `the model's ${what} is not a Responses API ${what}: ${error.message.slice(0, 500)}`
+    })
+  )
+
+/** Decodes a whole (non-streamed) answer; a malformed one is a retryable `InvalidOutputError`. @internal */
+export const decodeResponse = (method: string, body: unknown): ResponseWire | AiError.AiError => {
+  const result = Schema.decodeUnknownExit(ResponseWire)(body)
+  if (result._tag === "Success") return result.value
+  const failure = result.cause.reasons.find((r) => r._tag === "Fail")
+  return failure?._tag === "Fail" && Schema.isSchemaError(failure.error)
+    ? malformed(method, "answer", failure.error)
+    : fail(method, new AiError.InvalidOutputError({ description: "the model's answer could not be read" }))
+}
+
+/** Decodes one stream event; a malformed one is a retryable `InvalidOutputError`. @internal */
+export const decodeEvent = (event: unknown): EventWire | AiError.AiError => {
+  const head = Schema.decodeUnknownExit(EventHead)(event)
+  // Event types the provider does not read (`response.in_progress`, content part events, …) pass unread.
+  const schema: Schema.Top | undefined =
+    head._tag === "Success" && Object.hasOwn(eventSchemas, head.value.type)
+      ? eventSchemas[head.value.type as keyof typeof eventSchemas]
+      : head._tag === "Success"
+        ? undefined
+        : EventHead
+  if (schema === undefined) return { type: "ignored" }
+  const result = Schema.decodeUnknownExit(schema as Schema.Decoder<EventWire>)(event)
+  if (result._tag === "Success") return result.value
+  const failure = result.cause.reasons.find((r) => r._tag === "Fail")
+  return failure?._tag === "Fail" && Schema.isSchemaError(failure.error)
+    ? malformed("streamText", "stream event", failure.error)
+    : fail("streamText", new AiError.InvalidOutputError({ description: "a stream event could not be read" }))
+}
+
+/** A stream that ended without `response.completed` (or `response.incomplete`): a retryable error. @internal */
+export const truncated = (): AiError.AiError =>
+  fail(
+    "streamText",
+    new AiError.InvalidOutputError({
+      description:
+        "the stream ended before its completion event (response.completed): the answer is incomplete"
+    })
+  )
 
 /** Prompt → Responses API `input`. System messages become developer messages. @internal */
 export const toInput = (prompt: Prompt.Prompt): Array<InputItem> | AiError.AiError => {
@@ -100,9 +254,7 @@ export const toTools = (
 }
 
 /** Responses API usage → effect/ai usage. @internal */
-export const toUsage = (
-  usage: OpenAI.Responses.ResponseUsage | null | undefined
-): typeof Response.Usage.Encoded => {
+export const toUsage = (usage: ResponseWire["usage"]): typeof Response.Usage.Encoded => {
   if (usage == null) return { inputTokens: {}, outputTokens: {} }
   const cached = usage.input_tokens_details?.cached_tokens ?? 0
   const reasoning = usage.output_tokens_details?.reasoning_tokens ?? 0
@@ -113,7 +265,7 @@ export const toUsage = (
 }
 
 const finishReason = (
-  response: Pick<OpenAI.Responses.Response, "incomplete_details">,
+  response: Pick<ResponseWire, "incomplete_details">,
   toolCalls: boolean
 ): Response.FinishReason => {
   const reason = response.incomplete_details?.reason
@@ -122,7 +274,7 @@ const finishReason = (
   return toolCalls ? "tool-calls" : "stop"
 }
 
-const parseArguments = (call: OpenAI.Responses.ResponseFunctionToolCall): unknown | AiError.AiError => {
+const parseArguments = (call: typeof FunctionCallWire.Type): unknown | AiError.AiError => {
   try {
     return call.arguments === "" ? {} : JSON.parse(call.arguments)
   } catch {
@@ -136,9 +288,7 @@ const parseArguments = (call: OpenAI.Responses.ResponseFunctionToolCall): unknow
 }
 
 /** A complete Responses API response → response parts. @internal */
-export const fromResponse = (
-  response: OpenAI.Responses.Response
-): Array<Response.PartEncoded> | AiError.AiError => {
+export const fromResponse = (response: ResponseWire): Array<Response.PartEncoded> | AiError.AiError => {
   const parts: Array<Response.PartEncoded> = [
     {
       type: "response-metadata",
@@ -149,11 +299,12 @@ export const fromResponse = (
   ]
   let toolCalls = false
   for (const item of response.output) {
-    if (item.type === "message") {
+    if (item.type === "message" && "content" in item) {
       for (const content of item.content) {
-        if (content.type === "output_text") parts.push({ type: "text", text: content.text })
+        if (content.type === "output_text" && "text" in content)
+          parts.push({ type: "text", text: content.text })
       }
-    } else if (item.type === "function_call") {
+    } else if (item.type === "function_call" && "call_id" in item) {
       const params = parseArguments(item)
       if (AiError.isAiError(params)) return params
       toolCalls = true
@@ -170,9 +321,9 @@ export const fromResponse = (
  */
 export const streamMapper = () => {
   let toolCalls = false
-  return (
-    event: OpenAI.Responses.ResponseStreamEvent
-  ): Array<Response.StreamPartEncoded> | AiError.AiError => {
+  return (raw: unknown): Array<Response.StreamPartEncoded> | AiError.AiError => {
+    const event = decodeEvent(raw)
+    if (AiError.isAiError(event)) return event
     switch (event.type) {
       case "response.created":
         return [
@@ -184,13 +335,15 @@ export const streamMapper = () => {
           }
         ]
       case "response.output_item.added":
-        return event.item.type === "message" ? [{ type: "text-start", id: event.item.id }] : []
+        return "id" in event.item && event.item.type === "message"
+          ? [{ type: "text-start", id: event.item.id }]
+          : []
       case "response.output_text.delta":
         return [{ type: "text-delta", id: event.item_id, delta: event.delta }]
       case "response.output_item.done": {
         const item = event.item
-        if (item.type === "message") return [{ type: "text-end", id: item.id }]
-        if (item.type === "function_call") {
+        if (item.type === "message" && "id" in item) return [{ type: "text-end", id: item.id }]
+        if (item.type === "function_call" && "call_id" in item) {
           const params = parseArguments(item)
           if (AiError.isAiError(params)) return params
           toolCalls = true
@@ -262,6 +415,16 @@ export const toAiError = (method: string, error: unknown, now: number): AiError.
     return fail(
       method,
       AiError.reasonFromHttpStatus({ status: error.status, body: error.error, description })
+    )
+  }
+  // The SDK reads the body itself: a cut-off JSON body is a `SyntaxError`, a body of the wrong shape can be a
+  // `TypeError` from its helpers. Both are an answer that could not be read, which a retry may fix.
+  if (error instanceof SyntaxError || error instanceof TypeError || error instanceof RangeError) {
+    return fail(
+      method,
+      new AiError.InvalidOutputError({
+        description: `the model's answer could not be read: ${error.message}`
+      })
     )
   }
   return fail(

@@ -82,6 +82,18 @@ export const turnProblem = (turn: ScriptedServer.Turn): string | undefined => {
       if (turn.text !== undefined && typeof turn.text !== "string") return "Hang.text must be a string"
       return undefined
     }
+    case "Malformed": {
+      try {
+        if (JSON.stringify(turn.body) === undefined) return "Malformed.body is not JSON"
+      } catch (error) {
+        return `Malformed.body cannot be encoded as JSON: ${String(error)}`
+      }
+      return undefined
+    }
+    case "Cut": {
+      if (turn.text !== undefined && typeof turn.text !== "string") return "Cut.text must be a string"
+      return undefined
+    }
     default:
       return `unknown turn tag ${JSON.stringify((turn as { _tag?: unknown })._tag)}`
   }
@@ -230,7 +242,7 @@ const splitText = (text: string, chunks: number): ReadonlyArray<string> => {
 /** The SSE events of a turn, in the order and shape of the real API (every event carries a `sequence_number`). */
 export const sseFrames = (
   ctx: Context,
-  turn: Extract<ScriptedServer.Turn, { _tag: "Text" | "ToolCalls" | "Hang" }>
+  turn: Extract<ScriptedServer.Turn, { _tag: "Text" | "ToolCalls" | "Hang" | "Cut" }>
 ): ReadonlyArray<Frame> => {
   const frames: Array<Frame> = []
   const emit = (type: string, data: Record<string, unknown>, pauseMs = 0) =>
@@ -260,8 +272,9 @@ export const sseFrames = (
   emit("response.created", { response: responseObject(ctx, "in_progress", [], null) })
   emit("response.in_progress", { response: responseObject(ctx, "in_progress", [], null) })
   switch (turn._tag) {
-    case "Hang": {
-      // No completion ever follows: the stream stays open until the client goes away.
+    case "Hang":
+    case "Cut": {
+      // No completion follows: a hang keeps the stream open until the client goes away, a cut ends it here.
       if (turn.text !== undefined) messageEvents(0, turn.text, 1, 0, false)
       return frames
     }
@@ -502,11 +515,26 @@ const answer = (
         { ...requestId, ...turn.headers }
       )
     }
-    if (turn._tag !== "Hang" && turn.delayMs !== undefined && turn.delayMs > 0) {
+    if (turn._tag === "Malformed") {
+      if (!record.stream) return yield* sendJson(res, 200, JSON.stringify(turn.body), requestId)
+      yield* Effect.sync(() => {
+        res.writeHead(200, { ...requestId, "content-type": "text/event-stream; charset=utf-8" })
+        res.end(`event: response.created\ndata: ${JSON.stringify(turn.body)}\n\n`)
+      })
+      return
+    }
+    if (turn._tag === "Cut" && !record.stream) {
+      const text = turn.text ?? ""
+      const whole = JSON.stringify(
+        responseObject(ctx, "completed", outputItems(ctx, { _tag: "Text", text }), usageOf(undefined))
+      )
+      return yield* sendJson(res, 200, whole.slice(0, Math.floor(whole.length / 2)), requestId)
+    }
+    if (turn._tag !== "Hang" && turn._tag !== "Cut" && turn.delayMs !== undefined && turn.delayMs > 0) {
       yield* Effect.sleep(turn.delayMs)
     }
     if (!record.stream) {
-      if (turn._tag === "Hang") return yield* Effect.never
+      if (turn._tag === "Hang" || turn._tag === "Cut") return yield* Effect.never
       const usage = usageOf(turn.usage)
       return yield* sendJson(
         res,
@@ -532,6 +560,7 @@ const answer = (
       yield* Effect.sync(() => res.write(`event: ${frame.type}\ndata: ${JSON.stringify(frame.data)}\n\n`))
     }
     if (turn._tag === "Hang") return yield* Effect.never
+    // A cut ends the stream here, before `response.completed`: a clean close, not a dropped connection.
     yield* Effect.sync(() => res.end())
   })
 

@@ -378,7 +378,7 @@ const nurseryTree = (run: Run, t: Topology.NurseryTree): Effect.Effect<Built, ne
           }),
         { discard: true }
       )
-    const root = yield* Nursery.make(nurseryOptions(t.root, "root"))
+    const root = yield* Nursery.make(nurseryOptions(t.root, "root")).pipe(Effect.orDie)
     yield* build(root, t.root, "root")
     const feed = Effect.forEach(
       range(workers.length === 0 ? 0 : t.messages),
