@@ -11,6 +11,7 @@ import type { Browser, Page } from "playwright-core"
 import * as TraceView from "../src/TraceView.ts"
 import * as Chromium from "./fixtures/chromium.ts"
 import { runCli } from "./fixtures/cli.ts"
+import { writeBigTrace } from "./fixtures/bigTrace.ts"
 import { handoffChain, reviewFanout, worktreePool } from "./fixtures/exampleTraces.ts"
 
 // The pages of the examples' real traces, opened in headless Chromium (Debian's `chromium`), asserted on the
@@ -276,6 +277,86 @@ describe.skipIf(!Chromium.run)("trace view in Chromium", () => {
     assert.includeMembers(lanes, ["pool/coordinator", "pool/train", "pool/worker-0"])
     assert.strictEqual((await arrowsOf(page)).length, delivered(traces.pool).length)
     await screenshot(page, "worktree-pool")
+    assert.deepStrictEqual(errors, [])
+    await page.close()
+  })
+
+  it("a secret in a payload is redacted; markup in the trace is shown as text and no script of it runs", async () => {
+    // Written by hand, not by the Tracer (which redacts): the page must redact whatever wrote the file.
+    const secrets = ["sk-proj-abcdefghijklmnop1234", "abc.def.ghi-token", "ghp_topsecretvalue123"]
+    const hostile = "<script>alert(1)</script>"
+    const breakout = "</script><script>alert(2)</script>"
+    const lines = [
+      { seq: 1, ts: 1000, kind: "spawn", actor: "<img src=x onerror=alert(3)>" },
+      {
+        seq: 2,
+        ts: 1001,
+        kind: "tool.call",
+        actor: "<img src=x onerror=alert(3)>",
+        data: {
+          note: hostile,
+          more: breakout,
+          apiKey: secrets[0],
+          header: `Authorization: Bearer ${secrets[1]}`,
+          env: `GITHUB_TOKEN=${secrets[2]}`
+        }
+      },
+      { seq: 3, ts: 1002, kind: "send", actor: "a", peer: "<b onmouseover=alert(4)>b</b>", messageId: "m-1" }
+    ]
+    Fs.writeFileSync(file("hostile.jsonl"), lines.map((line) => JSON.stringify(line)).join("\n") + "\n")
+    await write([file("hostile.jsonl")], file("hostile.html"))
+    const html = Fs.readFileSync(file("hostile.html"), "utf8")
+    for (const secret of secrets) assert.notInclude(html, secret)
+    assert.notInclude(html, "<script>alert", "the trace's markup is not in the page as markup")
+
+    const { page, errors, dialogs } = await Chromium.open(browser, file("hostile.html"))
+    // The dialog watch works: a dialog the test itself opens is seen.
+    await page.evaluate(() => alert("control"))
+    assert.deepStrictEqual(dialogs, ["alert: control"])
+    dialogs.length = 0
+    await page.click("#rows .row:nth-child(2)")
+    await page.hover("#tl .lane")
+    const payload = JSON.parse((await page.textContent("#payload"))!)
+    assert.strictEqual(payload.data.note, hostile)
+    assert.strictEqual(payload.data.more, breakout)
+    assert.strictEqual(payload.data.apiKey, "[REDACTED]")
+    assert.include(payload.data.header, "[REDACTED]")
+    assert.include(payload.data.env, "[REDACTED]")
+    for (const secret of secrets) assert.notInclude(await page.content(), secret)
+    // Shown as the characters they are, nowhere parsed: the page's own two scripts, no image, no handler.
+    assert.include(await page.textContent("#payload"), "<script>alert(1)</script>")
+    assert.include(await page.textContent("#tl"), "<img src=x onerror=alert(3)>")
+    assert.strictEqual(await page.$$eval("script", (scripts) => scripts.length), 2)
+    assert.strictEqual(await page.$$eval("img, [onerror], [onmouseover]", (nodes) => nodes.length), 0)
+    assert.deepStrictEqual(dialogs, [])
+    assert.deepStrictEqual(errors, [])
+    await page.close()
+  })
+
+  it("100,000 events: under 5 MB, and only what is in view is in the document", async () => {
+    const n = 100_000
+    await Effect.runPromise(writeBigTrace(file("big.jsonl"), n))
+    const written = await write([file("big.jsonl")], file("big.html"))
+    assert.strictEqual(written.events, n)
+    assert.isBelow(written.bytes, 5 * 1024 * 1024)
+    const { page, errors } = await Chromium.open(browser, file("big.html"))
+    const count = () => page.evaluate(() => document.getElementsByTagName("*").length)
+    assert.isBelow(await count(), 20_000)
+    assert.match((await page.textContent("#list-note"))!, /^100,000 of 100,000 events$/)
+    assert.isBelow(await page.$$eval("#rows .row", (rows) => rows.length), 60)
+    assert.match((await page.textContent("#tl-note"))!, /drawn as density/)
+    // Scrolled to the end, the list draws the last events, still only a screenful of them.
+    await page.$eval("#list", (list) => list.scrollTo(0, list.scrollHeight))
+    await page.waitForFunction(
+      () => document.querySelector("#rows .row:last-child .c-seq")?.textContent === "100000"
+    )
+    assert.isBelow(await page.$$eval("#rows .row", (rows) => rows.length), 60)
+    // Zoomed in far, single events and arrows come back.
+    for (let i = 0; i < 12; i++) await page.click("#zoom-in")
+    await page.waitForFunction(() => document.querySelectorAll("#tl .mark").length > 0)
+    assert.isAbove(await page.$$eval("#tl .arrow", (arrows) => arrows.length), 0)
+    assert.isBelow(await count(), 20_000)
+    await screenshot(page, "100k-events")
     assert.deepStrictEqual(errors, [])
     await page.close()
   })

@@ -276,7 +276,13 @@
     const step = [1, 2, 5, 10].map((m) => m * raw10).find((s) => span / s <= count) ?? raw10 * 10
     const out = []
     for (let t = Math.ceil(from / step) * step; t <= to; t += step) out.push(t)
-    return out
+    return { out, step }
+  }
+  // A tick's label as precise as the ticks are apart: +18.6s would name every tick of a zoomed-in window.
+  const tickLabel = (t, step) => {
+    if (step >= 1000 && t >= 10_000)
+      return `+${(t / 1000).toFixed(Math.max(0, -Math.floor(Math.log10(step / 1000))))}s`
+    return `+${t.toFixed(Math.max(0, -Math.floor(Math.log10(step))))}ms`
   }
 
   const shown = (i) => laneOf[actor[i]] !== -1 && passes(i)
@@ -293,10 +299,11 @@
     const parts = []
     // axis
     const axis = svg("g", { class: "axis" })
-    for (const t of ticks(state.from, state.to, Math.max(2, Math.floor((w - LEFT) / 110)))) {
+    const { out: marksAt, step } = ticks(state.from, state.to, Math.max(2, Math.floor((w - LEFT) / 110)))
+    for (const t of marksAt) {
       const x = xOf(t, w)
       axis.append(svg("line", { x1: x, x2: x, y1: TOP - 6, y2: h, class: "tick" }))
-      axis.append(svg("text", { x: x + 2, y: TOP - 10, class: "tick-label" }, offset(t)))
+      axis.append(svg("text", { x: x + 2, y: TOP - 10, class: "tick-label" }, tickLabel(t, step)))
     }
     parts.push(axis)
     // lanes
@@ -387,7 +394,7 @@
       const columns = new Map()
       for (let i = first; i < last; i++) {
         if (!shown(i)) continue
-        const key = laneOf[actor[i]] * 100000 + Math.floor(xOf(ts[i], w) / 2)
+        const key = laneOf[actor[i]] * 100000 + Math.floor(xOf(ts[i], w) / 4)
         const c = columns.get(key)
         if (c === undefined) columns.set(key, { i, count: 1, special: marks[i] })
         else {
@@ -397,14 +404,14 @@
       }
       for (const [key, c] of columns) {
         const lane = Math.floor(key / 100000)
-        const x = (key % 100000) * 2
+        const x = (key % 100000) * 4
         const height = Math.min(LANE - 6, 3 + Math.log2(c.count) * 3)
         markGroup.append(
           svg("rect", {
             class: `density${c.special === "" ? "" : ` ${c.special}`}`,
             x,
             y: yOf(lane) - height / 2,
-            width: 2,
+            width: 3,
             height,
             "data-i": c.i
           })
@@ -533,11 +540,32 @@
       const g = svg("g", { class: "task", "data-task": task.id })
       const y = row * LANE + 2
       g.append(svg("text", { x: 6, y: y + 17, class: "lane-label" }, task.id))
+      // Owners too brief to see at this width are drawn as one hatched run (their handoffs are in the list).
+      let dense = -1
+      const flush = (upTo) => {
+        if (dense === -1) return
+        const x1 = x(ts[task.owners[dense + 1]])
+        g.append(
+          svg("rect", {
+            x: x1,
+            y: y + 3,
+            width: Math.max(upTo - x1, 2),
+            height: LANE - 6,
+            class: "owner-dense"
+          })
+        )
+        dense = -1
+      }
       for (let k = 0; k < task.owners.length; k += 2) {
         const owner = S[task.owners[k]]
         const at = task.owners[k + 1]
         const until = k + 2 < task.owners.length ? ts[task.owners[k + 3]] : end
         const x1 = x(ts[at])
+        if (x(until) - x1 < 4) {
+          if (dense === -1) dense = k
+          continue
+        }
+        flush(x1)
         const x2 = Math.max(x(until), x1 + 2)
         const segment = svg("g", { class: "owner", "data-owner": owner, "data-i": at })
         segment.append(
@@ -553,6 +581,7 @@
         segment.append(svg("title", {}, `${owner} from ${offset(ts[at])}`))
         g.append(segment)
       }
+      flush(x(end))
       chart.append(g)
     })
     chart.addEventListener("click", (event) => {
