@@ -122,7 +122,9 @@ describe.skipIf(!Chromium.run)("trace view in Chromium", () => {
         owners: [...task.querySelectorAll(".owner")].map((o) => o.getAttribute("data-owner"))
       }))
     )
-    const taskIds = [...new Set(traces.chain.filter((e) => e.kind === "handoff").map((e) => e.data?.taskId))]
+    const taskIds = [
+      ...new Set(traces.chain.filter((e) => e.kind === "handoff").map((e) => e.data?.taskId as string))
+    ]
     assert.deepStrictEqual(owners, [{ task: taskIds[0], owners: [...agents] }])
     // No budget in this example: the page says so rather than drawing a flat curve.
     assert.isFalse(traces.chain.some((e) => e.kind === "budget.commit"))

@@ -1,11 +1,13 @@
 /**
- * `handoffkit trace summary FILE…`, `trace view FILE… [-o run.html]`. Summary: per agent what it received, sent and handed off, its tokens and time; the
+ * `handoffkit trace summary FILE…`, `trace view FILE… [-o run.html]`, `trace export FILE… [--endpoint URL]`. Summary: per agent what it received, sent and handed off, its tokens and time; the
  * causal chain of one message (the longest by default); several files merged by message and causation ids.
  * @internal
  */
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as TraceSummary from "../TraceSummary.ts"
+import { UsageError, WorkFailed } from "./args.ts"
+import * as TraceExport from "../TraceExport.ts"
 import * as TraceView from "../TraceView.ts"
 
 /** Prints the summary and the chain of a loaded trace: what `trace summary` and the demo show. */
@@ -86,8 +88,57 @@ const view = Command.make(
   ])
 )
 
+const exportCommand = Command.make(
+  "export",
+  {
+    files: Argument.String("files").pipe(
+      Argument.withDescription("Trace files (JSONL, written by --trace or Tracer.jsonl); several are merged"),
+      Argument.variadic({ min: 1 })
+    ),
+    endpoint: Flag.String("endpoint").pipe(
+      Flag.withDescription(
+        `The collector's OTLP/HTTP traces endpoint (default ${TraceExport.defaultEndpoint})`
+      ),
+      Flag.withDefault(TraceExport.defaultEndpoint)
+    ),
+    service: Flag.String("service").pipe(
+      Flag.withDescription("The service.name of the spans"),
+      Flag.withDefault("handoffkit")
+    ),
+    timeout: Flag.Int("timeout").pipe(
+      Flag.withDescription("Seconds to wait for the collector per batch of spans, retries included"),
+      Flag.withDefault(10)
+    )
+  },
+  Effect.fn("handoffkit/cli/trace.export")(function* (input) {
+    if (!(input.timeout >= 1))
+      return yield* new UsageError({
+        reason: `--timeout: must be a whole number of seconds >= 1, got ${input.timeout}`
+      })
+    const exported = yield* TraceExport.exportOtlp(input.files, {
+      endpoint: input.endpoint,
+      serviceName: input.service,
+      timeoutMillis: input.timeout * 1000
+    }).pipe(
+      Effect.mapError((error) =>
+        error._tag === "ExportFailed" ? new WorkFailed({ reason: error.message }) : error
+      )
+    )
+    yield* Console.log(`exported ${exported.spans} spans (${exported.links} links) to ${input.endpoint}`)
+  })
+).pipe(
+  Command.withDescription("Send a trace to an OpenTelemetry collector as OTLP spans, ids as span links"),
+  Command.withExamples([
+    { command: "handoffkit trace export run.jsonl", description: "To a collector on this machine" },
+    {
+      command: "handoffkit trace export a.jsonl b.jsonl --endpoint http://127.0.0.1:4318/v1/traces",
+      description: ""
+    }
+  ])
+)
+
 /** `handoffkit trace`. */
 export const trace = Command.make("trace").pipe(
   Command.withDescription("Read traces"),
-  Command.withSubcommands([summary, view])
+  Command.withSubcommands([summary, view, exportCommand])
 )
