@@ -119,10 +119,11 @@ interface Pool {
   }>
 }
 
+const text = (value: string | undefined) => (value === undefined ? undefined : Tracer.redactString(value))
+
 /** The redacted rows of a merged trace: every string through `Tracer.redactString`, `data` through `redact`. */
 const rowsOf = (trace: TraceSummary.Trace): Array<Row> => {
   const fileIndex = new Map(trace.files.map((file, i) => [file, i]))
-  const text = (value: string | undefined) => (value === undefined ? undefined : Tracer.redactString(value))
   return trace.events.map((event) => ({
     seq: event.seq,
     ts: event.ts,

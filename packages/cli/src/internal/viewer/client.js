@@ -1,6 +1,7 @@
 // The trace viewer's script: the page's only code, inlined by `TraceView.page` (its hash is the page's one
 // allowed script). It reads the trace from the JSON block `#trace-data` and draws it. Everything from the
 // trace reaches the page as text (`textContent`, `setAttribute`): never as markup.
+// oxlint-disable unicorn/consistent-function-scoping -- one closure over the page's data, on purpose
 // Only what is in view is drawn: the timeline's marks and arrows in its time window, the list's visible rows.
 ;(() => {
   "use strict"
@@ -94,10 +95,10 @@
     if (k === kinds.poolGate && d.passed === false) return "failure"
     return ""
   }
-  const marks = new Array(n)
+  const marks = []
   const counts = { "dead-letter": 0, restart: 0, failure: 0 }
   for (let i = 0; i < n; i++) {
-    marks[i] = markOf(i)
+    marks.push(markOf(i))
     if (marks[i] !== "") counts[marks[i]]++
   }
 
@@ -207,6 +208,8 @@
     let k = 0
     for (let i = 0; i < n; i++) if (passes(i)) out[k++] = i
     visible = out.subarray(0, k)
+    // A narrower list starts at its top (the old offset may lie past its end).
+    list.scrollTop = 0
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -540,7 +543,9 @@
       const g = svg("g", { class: "task", "data-task": task.id })
       const y = row * LANE + 2
       g.append(svg("text", { x: 6, y: y + 17, class: "lane-label" }, task.id))
-      // Owners too brief to see at this width are drawn as one hatched run (their handoffs are in the list).
+      // A task with more owners than the width can show: those too brief to see are drawn as one grey run
+      // (their handoffs are in the list). Otherwise every owner is drawn, however brief.
+      const crowded = task.owners.length / 2 > (w - LEFT) / 8
       let dense = -1
       const flush = (upTo) => {
         if (dense === -1) return
@@ -561,7 +566,7 @@
         const at = task.owners[k + 1]
         const until = k + 2 < task.owners.length ? ts[task.owners[k + 3]] : end
         const x1 = x(ts[at])
-        if (x(until) - x1 < 4) {
+        if (crowded && x(until) - x1 < 4) {
           if (dense === -1) dense = k
           continue
         }
