@@ -12,3 +12,9 @@ export * as Review from "./Review.ts"
 
 /** @since 0.1.0 */
 export * as TraceSummary from "./TraceSummary.ts"
+
+/** @since 0.1.0 */
+export * as TraceExport from "./TraceExport.ts"
+
+/** @since 0.1.0 */
+export * as TraceView from "./TraceView.ts"

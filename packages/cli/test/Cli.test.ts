@@ -50,6 +50,8 @@ describe("handoffkit", () => {
     ["review"],
     ["trace"],
     ["trace", "summary"],
+    ["trace", "view"],
+    ["trace", "export"],
     ["demo"],
     ["doctor"]
   ]

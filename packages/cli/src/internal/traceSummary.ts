@@ -494,7 +494,7 @@ export const chain = (
  * mailbox took the task) belongs to the last send before it from its actor to its `to`, in the same file
  * (any file when its own holds none), that no other handoff took. Returns send index → task id.
  */
-const matchHandoffs = (events: ReadonlyArray<Tracer.Event | Entry>): Map<number, string> => {
+export const matchHandoffs = (events: ReadonlyArray<Tracer.Event | Entry>): Map<number, string> => {
   const fileOf = (event: Tracer.Event | Entry): string => ("file" in event ? event.file : "")
   const sends = new Map<string, Array<number>>()
   const matched = new Map<number, string>()
