@@ -35,12 +35,12 @@ import * as Idempotency from "./Idempotency.ts"
  * **Example**
  *
  * ```ts
- * import { ConfigProvider, Effect } from "effect"
+ * import { ConfigProvider, Duration, Effect } from "effect"
  * import { ClusterRunner } from "@handoffkit/cluster"
  *
  * const provider = ConfigProvider.fromUnknown({ HANDOFFKIT_PG_URL: "postgres://127.0.0.1/test", HANDOFFKIT_LOCK_EXPIRY: "3 seconds" })
  * const settings = Effect.runSync(ClusterRunner.config.parse(provider))
- * console.log(settings.runnerPort, settings.lockExpiry) // 34431 "3 seconds"
+ * console.log(settings.runnerPort, Duration.toMillis(settings.lockExpiry)) // 34431 3000
  * ```
  *
  * @category config

@@ -96,7 +96,7 @@ export class Idempotency extends Context.Service<
  * **Example**
  *
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Layer } from "effect"
  * import { Idempotency } from "@handoffkit/cluster"
  *
  * console.log(Layer.isLayer(Idempotency.layerMemory)) // true

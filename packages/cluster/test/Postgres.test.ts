@@ -1,5 +1,5 @@
 import * as Fs from "node:fs"
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Redacted, Scope } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Reactivity from "effect/reactivity/Reactivity"
@@ -35,20 +35,20 @@ describe("Postgres.embedded", () => {
         const server = yield* Postgres.embedded({ root }).pipe(Scope.provide(scope))
         const url = Redacted.value(server.url)
         const pid = server.pid()!
-        expect(alive(pid)).toBe(true)
-        expect(Postgres.leftovers(root)).toContain(pid)
+        assert.strictEqual(alive(pid), true)
+        assert.isTrue(Postgres.leftovers(root).includes(pid))
         yield* query(url, "CREATE TABLE kept (n int)")
         yield* query(url, "INSERT INTO kept VALUES (7)")
         yield* server.stop
-        expect(alive(pid)).toBe(false)
+        assert.strictEqual(alive(pid), false)
         yield* server.start
         const rows = yield* query(url, "SELECT n FROM kept")
-        expect(rows).toEqual([{ n: 7 }])
+        assert.deepStrictEqual(rows, [{ n: 7 }])
         const restarted = server.pid()!
         yield* Scope.close(scope, Exit.void)
-        expect(alive(restarted)).toBe(false)
-        expect(Postgres.leftovers(root)).not.toContain(restarted)
-        expect(Fs.existsSync(server.dataDir)).toBe(false)
+        assert.strictEqual(alive(restarted), false)
+        assert.isFalse(Postgres.leftovers(root).includes(restarted))
+        assert.strictEqual(Fs.existsSync(server.dataDir), false)
       }).pipe(Effect.scoped, Effect.orDie),
     60_000
   )
@@ -64,13 +64,13 @@ describe("Postgres.embedded", () => {
           db.baseUrl,
           `SELECT table_name FROM information_schema.tables WHERE table_schema = '${db.schema}'`
         )
-        expect(inSchema).toEqual([{ table_name: "mine" }])
+        assert.deepStrictEqual(inSchema, [{ table_name: "mine" }])
         yield* Scope.close(scope, Exit.void)
         const after = yield* query(
           db.baseUrl,
           `SELECT schema_name FROM information_schema.schemata WHERE schema_name = '${db.schema}'`
         )
-        expect(after).toEqual([])
+        assert.deepStrictEqual(after, [])
       }).pipe(Effect.orDie),
     60_000
   )

@@ -3,7 +3,7 @@
  * gives identical outputs on the in-process runtime, on the cluster embedded in one process, and on two
  * runner processes over PostgreSQL (a client in this process).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Layer, Redacted, Schedule } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Reactivity from "effect/reactivity/Reactivity"
@@ -43,11 +43,11 @@ describe("topology on three runtimes", () => {
     () =>
       Effect.gen(function* () {
         const local = yield* inThisProcess(Actor.layer)
-        expect(local).toHaveLength(expected)
+        assert.strictEqual(local.length, expected)
         const embedded = yield* inThisProcess(ClusterActors.layerEmbedded)
-        expect(sorted(embedded)).toEqual(sorted(local))
+        assert.deepStrictEqual(sorted(embedded), sorted(local))
         // One sender feeds the pipeline, so its order is part of the output.
-        expect(pipelineOrder(embedded)).toEqual(pipelineOrder(local))
+        assert.deepStrictEqual(pipelineOrder(embedded), pipelineOrder(local))
 
         const db = yield* testDatabase
         const lockExpiry = "3 seconds"
@@ -78,9 +78,9 @@ describe("topology on three runtimes", () => {
         // Let anything extra (a duplicate) arrive before the final read.
         yield* Effect.sleep("1 second")
         const cluster = (yield* read).map((row) => row.line)
-        expect(rows.length).toBe(expected)
-        expect(sorted(cluster)).toEqual(sorted(local))
-        expect(pipelineOrder(cluster)).toEqual(pipelineOrder(local))
+        assert.strictEqual(rows.length, expected)
+        assert.deepStrictEqual(sorted(cluster), sorted(local))
+        assert.deepStrictEqual(pipelineOrder(cluster), pipelineOrder(local))
       }).pipe(Effect.scoped, Effect.orDie),
     120_000
   )

@@ -59,13 +59,23 @@ const sendRetry = Schedule.spaced("200 millis").pipe(
   Schedule.while(({ elapsed }) => Duration.isLessThan(Duration.millis(elapsed), Duration.minutes(2)))
 )
 
+const retrying = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.retry(effect, {
+    while: (error) => {
+      const tag = (error as { readonly _tag?: string })._tag
+      return tag === "PersistenceError" || tag === "EntityNotAssignedToRunner"
+    },
+    schedule: sendRetry
+  })
+
 /** @internal */
 export const layer = (
   ActorEntity: typeof ActorEntityType,
   Undeliverable: typeof UndeliverableType,
   serve: boolean
-): Layer.Layer<Registry.Registry, never, Sharding | Idempotency> =>
-  Layer.effect(
+): Layer.Layer<Registry.Registry, never, Sharding | Idempotency> => {
+  const undeliverable = (address: string, reason: string) => new Undeliverable({ address, reason })
+  return Layer.effect(
     Registry.Registry,
     Effect.gen(function* () {
       const scope = yield* Scope.Scope
@@ -79,8 +89,6 @@ export const layer = (
       const captures = new Map<string, Pending>()
       // The number of messages sent so far while handling a message, by that message's id.
       const counters = new Map<string, number>()
-
-      const undeliverable = (address: string, reason: string) => new Undeliverable({ address, reason })
 
       const awaitLocal = (address: string) =>
         Effect.suspend(() => {
@@ -103,14 +111,6 @@ export const layer = (
       const route =
         (address: string) =>
         (env: Envelope.Envelope<any>): Effect.Effect<void, Registry.DeliveryError> => {
-          const retrying = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-            Effect.retry(effect, {
-              while: (error) => {
-                const tag = (error as { readonly _tag?: string })._tag
-                return tag === "PersistenceError" || tag === "EntityNotAssignedToRunner"
-              },
-              schedule: sendRetry
-            })
           const payload = { envelope: encode(env) }
           if (env.replyTo === undefined) {
             return Effect.mapError(
@@ -280,3 +280,4 @@ export const layer = (
       return registry
     })
   ) as any
+}
