@@ -47,6 +47,14 @@ export default [
   },
   {
     test: {
+      name: "cluster",
+      root: "./packages/cluster",
+      include: ["test/**/*.test.ts"],
+      globalSetup: ["./test/fixture/globalSetup.ts"]
+    }
+  },
+  {
+    test: {
       name: "examples",
       root: "./examples",
       include: ["*/test/**/*.test.ts"]

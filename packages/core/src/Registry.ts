@@ -111,6 +111,55 @@ export class NoSuchAddress extends Schema.TaggedError<NoSuchAddress>()("NoSuchAd
 }
 
 /**
+ * What a distributed Registry carries besides its addresses: how an actor's own ref delivers, how each message
+ * is handled, and how the ids of messages sent while handling are made. The in-memory registry has none; a
+ * Registry with a `transport` (the one of `@handoffkit/cluster`) runs the same actors over another engine.
+ *
+ * **Details**
+ *
+ * - `route(address)`: the delivery an actor's own `ActorRef` uses. Without a transport it is the actor's local
+ *   mailbox; with one, a send goes through the transport (persisted, routed to whichever process owns the
+ *   address), and the transport hands it to the local actor by the `deliver` it registered.
+ * - `handle(address, envelope, handling)`: wraps the handling of each message by a local actor (for a
+ *   transaction, an idempotency check, a completion signal). It must run `handling` at most once.
+ * - `messageId(causationId)`: the id of a message sent while handling `causationId`; `undefined` for a fresh
+ *   one. A transport that redelivers makes it deterministic, so that a re-run sends the same ids.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor, Registry } from "@handoffkit/core"
+ *
+ * const handled: Array<string> = []
+ * const transport: Registry.Transport = {
+ *   route: () => () => Effect.void,
+ *   handle: (address, envelope, handling) => Effect.tap(handling, () => Effect.sync(() => handled.push(`${address}:${envelope.payload}`))),
+ *   messageId: () => undefined
+ * }
+ * const program = Effect.gen(function*() {
+ *   const registry = yield* Registry.makeMemory
+ *   const withTransport = Registry.Registry.of({ ...registry, transport })
+ *   yield* Actor.make<string>("quiet", () => Effect.void).pipe(Effect.provideService(Registry.Registry, withTransport))
+ *   return (yield* registry.lookup("quiet")).address
+ * }).pipe(Effect.scoped)
+ * console.log(Effect.runSync(program)) // "quiet"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Transport {
+  readonly route: (address: Address) => (envelope: Envelope<any>) => Effect.Effect<void, DeliveryError>
+  readonly handle: <E, R>(
+    address: Address,
+    envelope: Envelope<any>,
+    handling: Effect.Effect<void, E, R>
+  ) => Effect.Effect<void, E, R>
+  readonly messageId: (causationId: string | undefined) => string | undefined
+}
+
+/**
  * The registry service.
  *
  * **When to use**
@@ -123,6 +172,7 @@ export class NoSuchAddress extends Schema.TaggedError<NoSuchAddress>()("NoSuchAd
  * - `register` fails with `AddressTaken` if the address is taken, and returns an effect that unregisters.
  * - `lookup` fails with `NoSuchAddress`.
  * - `lookupUnsafe` is the synchronous twin used on hot paths.
+ * - `transport`, when present, changes how actors deliver and handle (see `Transport`); absent in memory.
  *
  * **Example**
  *
@@ -149,6 +199,8 @@ export class Registry extends Context.Service<
     readonly lookup: (address: Address) => Effect.Effect<Recipient, NoSuchAddress>
     readonly lookupUnsafe: (address: Address) => Recipient | undefined
     readonly addresses: Effect.Effect<ReadonlyArray<Address>>
+    /** Present on a distributed registry: see `Transport`. */
+    readonly transport?: Transport | undefined
   }
 >()("@handoffkit/core/Registry") {}
 

@@ -143,7 +143,8 @@ export const sendFrom = <In>(
   Effect.withFiber((fiber) => {
     const ref = impl(to)
     const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId)
+    const id = ref.registry.transport?.messageId(causationId)
+    const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId, undefined, id)
     return tracedDeliver(tracer ?? fiber.getRef(Tracer.CurrentTracer), ref.deliver, ref.inbox, env, sentAt)
   })
 
@@ -163,7 +164,8 @@ export const sendWithReceipt = <In>(
   Effect.withFiber((fiber) => {
     const ref = impl(to)
     const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    const env = envelope.make(from, ref.address, payload, sentAt, causationId, undefined)
+    const id = ref.registry.transport?.messageId(causationId)
+    const env = envelope.make(from, ref.address, payload, sentAt, causationId, undefined, undefined, id)
     const tracer = fiber.getRef(Tracer.CurrentTracer)
     if (ref.deliverWithReceipt !== undefined) {
       return tracedDeliver(tracer, ref.deliverWithReceipt, ref.inbox, env, sentAt, receipt)
@@ -217,7 +219,17 @@ export const askFrom = <In, Reply>(
     }
     const timeout = Duration.fromInputUnsafe(options?.timeout ?? "30 seconds")
     const sentAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    const env = envelope.make(from, ref.address, payload, sentAt, causationId, correlationId, replyAddress)
+    const id = registry.transport?.messageId(causationId)
+    const env = envelope.make(
+      from,
+      ref.address,
+      payload,
+      sentAt,
+      causationId,
+      correlationId,
+      replyAddress,
+      id
+    )
     return Effect.acquireUseRelease(
       Effect.orDie(registry.register(slot)),
       () =>
@@ -271,14 +283,17 @@ export const make = <In, Reply, E, R>(spawn: Spawn<In, Reply, E, R>) =>
     }).pipe(Effect.provideService(DeadLetters, sink))
     const ref: ActorRefImpl<In, Reply> = Object.create(RefProto)
     const deliver = deliverToMailbox(inbox)
+    // With a transport (a distributed registry), the actor's own ref sends through it; the transport hands
+    // messages to this process's actor by the local delivery registered below.
+    const transport = registry.transport
     Object.assign(ref, {
       address: spawn.name,
-      deliver,
-      deliverWithReceipt: deliver,
-      inbox,
+      deliver: transport === undefined ? deliver : transport.route(spawn.name),
+      deliverWithReceipt: transport === undefined ? deliver : undefined,
+      inbox: transport === undefined ? inbox : undefined,
       registry
     })
-    const unregister = yield* registry.register({ address: spawn.name, deliver: ref.deliver as any })
+    const unregister = yield* registry.register({ address: spawn.name, deliver: deliver as any })
     const incarnation = Effect.suspend(() => {
       if (tracer.enabled) tracer.emit({ kind: "spawn", actor: spawn.name })
       return runLoop(ref, inbox, sink, tracer, spawn.makeReceive())
@@ -406,7 +421,12 @@ const runLoop = <In, Reply, E, R>(
       current = message
       replied = false
       if (tracer.enabled) emitMessage(tracer, "receive", ref.address, message.from, message)
-      return Effect.flatMap(receive(message, context), afterHandle)
+      const transport = ref.registry.transport
+      const handling = receive(message, context)
+      return Effect.flatMap(
+        transport === undefined ? handling : transport.handle(ref.address, message, handling),
+        afterHandle
+      )
     }
     if (mailbox.impl(inbox).closedReason !== undefined) return Effect.void
     return Effect.flatMap(mailbox.awaitAny([inbox]), () => loop)

@@ -1,0 +1,223 @@
+/**
+ * Exactly-once behaviour over at-least-once delivery. The cluster redelivers a persisted message whose
+ * completion it had not recorded when a runner died; `Idempotency` records each handled message by its
+ * envelope id, so a redelivered message is recognised and its behaviour is not run again.
+ *
+ * **When to use**
+ *
+ * `ClusterActors` uses it for every message it hands to an actor. Provide `layerSql` on PostgreSQL (the
+ * record is written in the same transaction as the behaviour's own SQL effects) or `layerMemory` for the
+ * cluster embedded in one process without a database.
+ *
+ * **Details**
+ *
+ * - `layerSql` keeps table `handoffkit_handled (message_id primary key, address, reply, handled_at)`. A
+ *   message is claimed by inserting its id at the start of a transaction; the behaviour runs inside that
+ *   transaction, so its writes through the same `SqlClient` commit together with the claim or not at all.
+ *   A second delivery of the same id finds the row (or waits on it while the first is in flight) and is
+ *   skipped; the reply recorded with it is returned again, so an `ask` still gets its answer.
+ * - A transaction that fails for a database error (a connection lost, PostgreSQL restarting) rolls back and
+ *   is retried, with the same id, until the database answers again (`retry`, default up to 2 minutes).
+ * - Not covered: effects outside the database (an HTTP call, a model request, a file). They run again when
+ *   the message is redelivered before its transaction committed; make them idempotent by the envelope id.
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import type { Envelope } from "@handoffkit/core"
+import { SqlClient } from "effect/sql/SqlClient"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
+
+/**
+ * What happened to one delivery: the behaviour ran (`"handled"`), or the id had been handled already
+ * (`"duplicate"`), with the reply recorded for it (an encoded reply envelope, or `null`).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * const result: Idempotency.Result = { outcome: "duplicate", reply: null }
+ * console.log(result.outcome) // "duplicate"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Result {
+  readonly outcome: "handled" | "duplicate"
+  readonly reply: unknown
+}
+
+/**
+ * The idempotency service.
+ *
+ * **Details**
+ *
+ * `run(envelope, handling, reply)` runs `handling` unless `envelope.id` was handled before; `reply()` is read
+ * after `handling` succeeded and stored with the id.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Envelope } from "@handoffkit/core"
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * const envelope = { id: "m-1", payload: "hi" } as unknown as Envelope.Envelope<string>
+ * const program = Effect.gen(function*() {
+ *   const idempotency = yield* Idempotency.Idempotency
+ *   let runs = 0
+ *   const handling = Effect.sync(() => void runs++)
+ *   yield* idempotency.run(envelope, handling, () => null)
+ *   const again = yield* idempotency.run(envelope, handling, () => null)
+ *   return [runs, again.outcome]
+ * }).pipe(Effect.provide(Idempotency.layerMemory))
+ * console.log(Effect.runSync(program)) // [1, "duplicate"]
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Idempotency extends Context.Service<
+  Idempotency,
+  {
+    readonly run: <E, R>(
+      envelope: Envelope.Envelope<unknown>,
+      handling: Effect.Effect<void, E, R>,
+      reply: () => unknown
+    ) => Effect.Effect<Result, E, R>
+  }
+>()("@handoffkit/cluster/Idempotency") {}
+
+/**
+ * Records handled ids in memory: exactly-once within one process (the cluster embedded in it).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * console.log(Layer.isLayer(Idempotency.layerMemory)) // true
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<Idempotency> = Layer.sync(Idempotency, () => {
+  const handled = new Map<string, unknown>()
+  return Idempotency.of({
+    run: (envelope, handling, reply) =>
+      Effect.suspend(() => {
+        if (handled.has(envelope.id)) {
+          return Effect.succeed<Result>({ outcome: "duplicate", reply: handled.get(envelope.id) ?? null })
+        }
+        return Effect.map(handling, () => {
+          const value = reply() ?? null
+          handled.set(envelope.id, value)
+          return { outcome: "handled", reply: value } satisfies Result
+        })
+      })
+  })
+})
+
+/**
+ * The table `layerSql` keeps.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * console.log(Idempotency.table) // "handoffkit_handled"
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const table = "handoffkit_handled"
+
+// A lost connection, a restarting server, a deadlock: worth retrying. A syntax error or a violated
+// constraint is not.
+const permanent = new Set([
+  "SqlSyntaxError",
+  "UniqueViolation",
+  "ConstraintError",
+  "AuthorizationError",
+  "AuthenticationError"
+])
+const isTransient = (error: unknown): boolean => isSqlError(error) && !permanent.has(error.reason._tag)
+
+/**
+ * Records handled ids in PostgreSQL, in the transaction of the behaviour (see the module's details).
+ *
+ * **Details**
+ *
+ * Creates the table when missing. Behaviours that write to the database must do it through the same
+ * `SqlClient` this layer is given, so their writes join its transaction.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * console.log(Layer.isLayer(Idempotency.layerSql())) // true
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerSql = (options?: {
+  /** How long to keep retrying a transaction while the database is unreachable; default 2 minutes. */
+  readonly retryFor?: Duration.Input | undefined
+}): Layer.Layer<Idempotency, SqlError, SqlClient> =>
+  Layer.effect(
+    Idempotency,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+        message_id TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        reply JSONB,
+        handled_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`
+      const retryFor = Duration.fromInputUnsafe(options?.retryFor ?? "2 minutes")
+      const retry = Schedule.spaced("100 millis").pipe(
+        Schedule.while(({ elapsed }) => Duration.isLessThan(Duration.millis(elapsed), retryFor))
+      )
+      return Idempotency.of({
+        run: <E, R>(
+          envelope: Envelope.Envelope<unknown>,
+          handling: Effect.Effect<void, E, R>,
+          reply: () => unknown
+        ) =>
+          sql
+            .withTransaction(
+              Effect.gen(function* () {
+                const claimed = yield* sql<{ readonly message_id: string }>`
+                  INSERT INTO ${sql(table)} (message_id, address) VALUES (${envelope.id}, ${envelope.to})
+                  ON CONFLICT (message_id) DO NOTHING RETURNING message_id`
+                if (claimed.length === 0) {
+                  const rows = yield* sql<{ readonly reply: unknown }>`
+                    SELECT reply FROM ${sql(table)} WHERE message_id = ${envelope.id}`
+                  return { outcome: "duplicate", reply: rows[0]?.reply ?? null } satisfies Result
+                }
+                yield* handling
+                const value = reply() ?? null
+                if (value !== null) {
+                  yield* sql`UPDATE ${sql(table)} SET reply = ${JSON.stringify(value)}::jsonb
+                    WHERE message_id = ${envelope.id}`
+                }
+                return { outcome: "handled", reply: value } satisfies Result
+              })
+            )
+            .pipe(
+              // Database errors that may pass are retried: the transaction rolled back, so nothing of it happened.
+              Effect.retry({ while: isTransient, schedule: retry }),
+              Effect.catchIf(isSqlError, (error) => Effect.die(error))
+            ) as Effect.Effect<Result, E, R>
+      })
+    })
+  )

@@ -1,0 +1,283 @@
+/**
+ * The machinery of `ClusterActors`: the entity, its handler, and the Registry with its transport.
+ *
+ * One entity type, one persisted RPC `deliver` whose payload is the encoded envelope (its primary key the
+ * envelope id, so a re-sent message is stored once). On the runner that owns an address, the handler hands
+ * the envelope to the local actor registered there and waits for that actor to have handled it (the core's
+ * run loop calls `transport.handle` around each handling, which records the message through `Idempotency`
+ * and completes the wait); the result carries the reply, if the message was an ask.
+ * @internal
+ */
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import type { Sharding } from "effect/cluster/Sharding"
+import { Actor, type Envelope, Registry } from "@handoffkit/core"
+import * as envelopes from "@handoffkit/core/internal/envelope"
+import type {
+  ActorEntity as ActorEntityType,
+  EncodedEnvelope,
+  Undeliverable as UndeliverableType
+} from "../ClusterActors.ts"
+import { Idempotency } from "../Idempotency.ts"
+
+type Encoded = typeof EncodedEnvelope.Type
+
+/** @internal */
+export const encode = (env: Envelope.Envelope<unknown>): Encoded => {
+  const out: Record<string, unknown> = {
+    id: env.id,
+    from: env.from,
+    to: env.to,
+    sentAt: env.sentAt,
+    payload: env.payload === undefined ? null : env.payload
+  }
+  if (env.correlationId !== undefined) out.correlationId = env.correlationId
+  if (env.causationId !== undefined) out.causationId = env.causationId
+  if (env.replyTo !== undefined) out.replyTo = env.replyTo
+  return out as Encoded
+}
+
+/** @internal */
+export const decode = (e: Encoded): Envelope.Envelope<unknown> =>
+  envelopes.make(e.from, e.to, e.payload, e.sentAt, e.causationId, e.correlationId, e.replyTo, e.id)
+
+interface Pending {
+  readonly done: Deferred.Deferred<
+    { readonly outcome: "handled" | "duplicate"; readonly reply: unknown },
+    UndeliverableType
+  >
+  reply: Encoded | null
+}
+
+interface ReplySlot extends Registry.Recipient {
+  readonly fail: (error: Actor.NoReply) => void
+}
+const isReplySlot = (recipient: Registry.Recipient | undefined): recipient is ReplySlot =>
+  recipient !== undefined && "fail" in recipient
+
+// How long a delivery keeps retrying while the cluster's storage is unreachable (a database restart).
+const sendRetry = Schedule.spaced("200 millis").pipe(
+  Schedule.while(({ elapsed }) => Duration.isLessThan(Duration.millis(elapsed), Duration.minutes(2)))
+)
+
+const retrying = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.retry(effect, {
+    while: (error) => {
+      const tag = (error as { readonly _tag?: string })._tag
+      return tag === "PersistenceError" || tag === "EntityNotAssignedToRunner"
+    },
+    schedule: sendRetry
+  })
+
+/** @internal */
+export const layer = (
+  ActorEntity: typeof ActorEntityType,
+  Undeliverable: typeof UndeliverableType,
+  serve: boolean
+): Layer.Layer<Registry.Registry, never, Sharding | Idempotency> => {
+  const undeliverable = (address: string, reason: string) => new Undeliverable({ address, reason })
+  return Layer.effect(
+    Registry.Registry,
+    Effect.gen(function* () {
+      const scope = yield* Scope.Scope
+      const client = yield* ActorEntity.client
+      const idempotency = serve ? yield* Idempotency : undefined
+      // Actors spawned here and reply slots of asks made here.
+      const locals = new Map<string, Registry.Recipient>()
+      const waiting = new Map<string, Deferred.Deferred<Registry.Recipient>>()
+      // Messages the entity handler has handed to a local actor, by envelope id; and by reply address.
+      const pending = new Map<string, Pending>()
+      const captures = new Map<string, Pending>()
+      // The number of messages sent so far while handling a message, by that message's id.
+      const counters = new Map<string, number>()
+
+      const awaitLocal = (address: string) =>
+        Effect.suspend(() => {
+          const found = locals.get(address)
+          if (found !== undefined) return Effect.succeed(found)
+          let deferred = waiting.get(address)
+          if (deferred === undefined) {
+            deferred = Deferred.makeUnsafe<Registry.Recipient>()
+            waiting.set(address, deferred)
+          }
+          return Deferred.await(deferred).pipe(
+            Effect.timeoutOrElse({
+              duration: "1 minute",
+              orElse: () =>
+                Effect.fail(undeliverable(address, "no actor is spawned at this address on its runner"))
+            })
+          )
+        })
+
+      const route =
+        (address: string) =>
+        (env: Envelope.Envelope<any>): Effect.Effect<void, Registry.DeliveryError> => {
+          const payload = { envelope: encode(env) }
+          if (env.replyTo === undefined) {
+            return Effect.mapError(
+              retrying(client(address).deliver(payload, { discard: true })),
+              (error) =>
+                new Registry.DeliveryError({ address, reason: String((error as Error).message ?? error) })
+            )
+          }
+          // An ask: the reply comes back as the request's result; hand it to the asker's slot.
+          const replyTo = env.replyTo
+          const failSlot = (reason: string) =>
+            Effect.sync(() => {
+              const slot = locals.get(replyTo)
+              if (isReplySlot(slot)) slot.fail(new Actor.NoReply({ address, messageId: env.id, reason }))
+            })
+          return retrying(client(address).deliver(payload)).pipe(
+            Effect.matchEffect({
+              onSuccess: (result) => {
+                const reply = result.reply
+                if (reply === null) return failSlot("the actor handled the message without replying")
+                const slot = locals.get(replyTo)
+                return slot === undefined ? Effect.void : Effect.ignore(slot.deliver(decode(reply)))
+              },
+              onFailure: (error) => failSlot(String((error as Error).message ?? error))
+            }),
+            Effect.forkIn(scope),
+            Effect.asVoid
+          )
+        }
+
+      const routed = new Map<string, Registry.Recipient>()
+      const routeRecipient = (address: string): Registry.Recipient => {
+        let recipient = routed.get(address)
+        if (recipient === undefined) {
+          recipient = { address, deliver: route(address) }
+          routed.set(address, recipient)
+        }
+        return recipient
+      }
+
+      const transport: Registry.Transport = {
+        route,
+        handle: (_address, env, handling) => {
+          const entry = pending.get(env.id)
+          const attempt = Effect.suspend(() => {
+            // Each attempt (a retry after a database error re-runs it) sends the same ids again.
+            counters.set(env.id, 0)
+            return handling
+          })
+          const run =
+            idempotency === undefined
+              ? Effect.map(attempt, () => ({ outcome: "handled" as const, reply: entry?.reply ?? null }))
+              : idempotency.run(env, attempt, () => entry?.reply ?? null)
+          return run.pipe(
+            Effect.onExit((exit) =>
+              Effect.sync(() => {
+                counters.delete(env.id)
+                if (entry === undefined) return
+                Deferred.doneUnsafe(
+                  entry.done,
+                  Exit.isSuccess(exit)
+                    ? Exit.succeed(exit.value)
+                    : Exit.fail(
+                        undeliverable(env.to, `its behaviour did not complete: ${Cause.pretty(exit.cause)}`)
+                      )
+                )
+              })
+            ),
+            Effect.asVoid
+          )
+        },
+        messageId: (causationId) => {
+          if (causationId === undefined) return undefined
+          const n = counters.get(causationId)
+          if (n === undefined) return undefined
+          counters.set(causationId, n + 1)
+          return `${causationId}.${n}`
+        }
+      }
+
+      const registry = Registry.Registry.of({
+        register: (recipient) =>
+          Effect.suspend(() => {
+            if (locals.has(recipient.address)) {
+              return Effect.fail(new Registry.AddressTaken({ address: recipient.address }))
+            }
+            locals.set(recipient.address, recipient)
+            const waiter = waiting.get(recipient.address)
+            if (waiter !== undefined) {
+              waiting.delete(recipient.address)
+              Deferred.doneUnsafe(waiter, Exit.succeed(recipient))
+            }
+            return Effect.succeed(
+              Effect.sync(() => {
+                if (locals.get(recipient.address) === recipient) locals.delete(recipient.address)
+              })
+            )
+          }),
+        lookup: (address) =>
+          Effect.sync(() => {
+            const local = locals.get(address)
+            return isReplySlot(local) ? local : routeRecipient(address)
+          }),
+        lookupUnsafe: (address) => {
+          // A reply to a message handled here goes back as the request's result, wherever its asker is.
+          const capture = captures.get(address)
+          if (capture !== undefined) {
+            return {
+              address,
+              deliver: (reply: Envelope.Envelope<any>) =>
+                Effect.sync(() => {
+                  capture.reply = encode(reply)
+                })
+            }
+          }
+          const local = locals.get(address)
+          if (isReplySlot(local)) return local
+          return address.includes("/reply/") ? undefined : routeRecipient(address)
+        },
+        addresses: Effect.sync(() =>
+          Array.from(locals.values())
+            .filter((r) => !isReplySlot(r))
+            .map((r) => r.address)
+        ),
+        transport
+      })
+
+      if (serve) {
+        const handlers = ActorEntity.toLayer(
+          ActorEntity.of({
+            deliver: ({ payload }) =>
+              Effect.gen(function* () {
+                const env = decode(payload.envelope as Encoded)
+                const recipient = yield* awaitLocal(env.to)
+                const entry: Pending = { done: Deferred.makeUnsafe(), reply: null }
+                pending.set(env.id, entry)
+                if (env.replyTo !== undefined) captures.set(env.replyTo, entry)
+                yield* Effect.mapError(recipient.deliver(env), (error) => undeliverable(env.to, error.reason))
+                // The actor may stop before it takes the message: then it is gone from `locals`.
+                const stopped = Effect.repeat(
+                  Effect.suspend(() =>
+                    locals.get(env.to) === recipient
+                      ? Effect.void
+                      : Effect.fail(undeliverable(env.to, "the actor stopped before handling it"))
+                  ),
+                  Schedule.spaced("1 second")
+                )
+                const result = yield* Effect.raceFirst(
+                  Deferred.await(entry.done),
+                  Effect.flatMap(stopped, () => Effect.never)
+                )
+                return { outcome: result.outcome, reply: result.reply as Encoded | null }
+              }).pipe(
+                Effect.ensuring(
+                  Effect.sync(() => {
+                    const env = payload.envelope as Encoded
+                    pending.delete(env.id)
+                    if (env.replyTo !== undefined) captures.delete(env.replyTo)
+                  })
+                )
+              ) as any
+          }),
+          { concurrency: 1 }
+        )
+        yield* Layer.buildWithScope(handlers, scope)
+      }
+      return registry
+    })
+  ) as any
+}
