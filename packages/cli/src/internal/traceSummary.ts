@@ -108,7 +108,7 @@ export const merge = (
 // ---------------------------------------------------------------------------------------------------------
 
 /** The kinds that make their actor a row of the agents table. */
-const agentKinds: ReadonlySet<string> = new Set([
+export const agentKinds: ReadonlySet<string> = new Set([
   "spawn",
   "exit",
   "send",

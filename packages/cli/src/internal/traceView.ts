@@ -11,7 +11,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Tracer from "@handoffkit/core/Tracer"
 import type * as TraceSummary from "../TraceSummary.ts"
-import { matchHandoffs } from "./traceSummary.ts"
+import { agentKinds as summaryAgentKinds, matchHandoffs } from "./traceSummary.ts"
 
 type Json = Tracer.Event["data"]
 
@@ -31,23 +31,7 @@ interface Row {
 }
 
 /** The kinds whose actor is an agent: a lane of the page (the agents of `trace summary`, and nurseries' children). */
-const agentKinds: ReadonlySet<string> = new Set([
-  "spawn",
-  "exit",
-  "send",
-  "receive",
-  "dead-letter",
-  "handoff",
-  "broker.publish",
-  "broker.deliver",
-  "broker.overflow",
-  "model.request",
-  "model.response",
-  "tool.call",
-  "tool.result",
-  "nursery.start",
-  "nursery.restart"
-])
+const agentKinds: ReadonlySet<string> = new Set([...summaryAgentKinds, "nursery.start", "nursery.restart"])
 
 const sendKinds: ReadonlySet<string> = new Set(["send", "broker.publish"])
 const deliveredKinds: ReadonlySet<string> = new Set(["receive", "broker.deliver"])
