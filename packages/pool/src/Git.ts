@@ -473,9 +473,18 @@ export const makeForked: Effect.Effect<Git["Service"], never, ChildProcessSpawne
   function* () {
     const spawner = yield* ChildProcessSpawner
     const direct = (request: runner.Request) => runner.run(spawner, request)
-    const server = yield* Effect.option(forkServer.start(spawner))
-    if (Option.isNone(server)) return yield* serviceOf(direct)
-    return yield* serviceOf((request) => (server.value.alive() ? server.value.run(request) : direct(request)))
+    // The server boots (a Node process: tens of milliseconds) beside the caller's first commands, which spawn
+    // directly until it is up; if it never comes up, or dies, they always do.
+    let server: forkServer.ForkServer | undefined
+    yield* Effect.forkScoped(
+      forkServer.start(spawner).pipe(
+        Effect.tap((started) => Effect.sync(() => (server = started))),
+        Effect.ignore
+      )
+    )
+    return yield* serviceOf((request) =>
+      server !== undefined && server.alive() ? server.run(request) : direct(request)
+    )
   }
 )
 
@@ -1418,6 +1427,61 @@ export const checkoutDetached = (
     const id = isObjectId(commit) ? commit : yield* revParse(worktree, `${commit}^{commit}`)
     yield* run(worktree, ["checkout", "--quiet", "--detach", "--force", id, "--"])
     yield* run(worktree, ["clean", "-ffdxq", ...(options?.keep ?? []).flatMap((pattern) => ["-e", pattern])])
+  })
+
+/**
+ * Moves a pool worktree's checked-out branch to `commit`, and its index and files with it.
+ *
+ * **When to use**
+ *
+ * For a worktree made ahead of time (at an older base) that is about to be handed to an agent: it starts from
+ * the base as it is now, as a worktree made now would.
+ *
+ * **Details**
+ *
+ * Resolves `commit` to its id, then `git reset --hard` to it: the branch checked out in `worktree` points at
+ * `commit`, and every tracked file is `commit`'s (local changes to tracked files are thrown away; untracked
+ * files stay). Only for worktrees the pool owns and no agent has worked in yet: never call it on the user's
+ * checkout.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { execFileSync } from "node:child_process"
+ * import * as Fs from "node:fs"
+ * import * as Os from "node:os"
+ * import * as Path from "node:path"
+ * import { Effect, Option } from "effect"
+ * import * as Git from "@handoffkit/pool/Git"
+ *
+ * const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "git-doc-"))
+ * const repo = Path.join(root, "repo")
+ * execFileSync("git", ["init", "-q", "-b", "main", repo])
+ * const ada = { name: "Ada", email: "ada@example.com" }
+ * const program = Effect.gen(function*() {
+ *   Fs.writeFileSync(Path.join(repo, "a.txt"), "one\n")
+ *   yield* Git.commitAll(repo, { message: "first", author: ada })
+ *   const tree = Path.join(root, "t1")
+ *   yield* Git.worktreeAdd(repo, { path: tree, branch: "t1", base: "main" })
+ *   Fs.writeFileSync(Path.join(repo, "a.txt"), "two\n")
+ *   const second = Option.getOrThrow(yield* Git.commitAll(repo, { message: "second", author: ada }))
+ *   yield* Git.resetWorktree(tree, second)
+ *   return [Fs.readFileSync(Path.join(tree, "a.txt"), "utf8"), (yield* Git.revParse(repo, "t1")) === second]
+ * }).pipe(
+ *   Effect.provide(Git.layerNode),
+ *   Effect.ensuring(Effect.sync(() => Fs.rmSync(root, { recursive: true, force: true })))
+ * )
+ * Effect.runPromise(program).then(console.log) // ["two\n", true]
+ * ```
+ *
+ * @category working tree
+ * @since 0.1.0
+ */
+export const resetWorktree = (worktree: string, commit: string): Effect.Effect<void, GitError, Git> =>
+  Effect.gen(function* () {
+    // An id is never an option; a name is resolved first (reset has no `--end-of-options` before a commit).
+    const id = isObjectId(commit) ? commit : yield* revParse(worktree, `${commit}^{commit}`)
+    yield* run(worktree, ["reset", "--hard", "--quiet", "--no-recurse-submodules", id, "--"])
   })
 
 /**

@@ -13,7 +13,7 @@
  * - The file is JSON Lines, one `Entry` per line; `append` returns once the line is on disk (an `fsync` that
  *   began after the write completed; concurrent appends share one). A torn last line (the process
  *   died mid-write) is ignored on read; a damaged line anywhere else is a `JournalError` naming the line.
- * - Write-ahead: `dispatched` is written before the worktree is made, `merging` (with the base's old and new
+ * - Write-ahead: `prepared` or `dispatched` is written before the worktree is made, `merging` (with the base's old and new
  *   commits) before the base is moved, `merged` after the move is confirmed, `cleaned` after the worktree and
  *   branch are gone. `replay` folds the entries into one `TaskState` per task.
  *
@@ -36,6 +36,9 @@ const Attempt = { task: Schema.String, attempt: Schema.Number }
  * **Details**
  *
  * - `run`: a run (or a resumed run) started on `base` at `baseCommit`, with these task ids.
+ * - `prepared`: an attempt's worktree is being made ahead of a free worker (at `from`), so the worker that
+ *   takes the attempt starts its agent at once. It does not change where the task stands (still queued): a run
+ *   killed before the attempt is `dispatched` removes that worktree and branch when resumed.
  * - `dispatched`: an attempt of a task was given to `worker`, in `worktree` on `branch`, from `from`.
  * - `agent`: the attempt's agent finished (its work is in the worktree, maybe not committed yet).
  * - `committed`: the attempt's work is `commit` on its branch; `changed` and `outside` (changed paths the
@@ -68,6 +71,13 @@ export const Entry = Schema.Union([
     tasks: Schema.Array(Schema.String),
     file: Schema.optional(Schema.String),
     options: Schema.optional(Schema.Record(Schema.String, Schema.Json))
+  }),
+  Schema.TaggedStruct("prepared", {
+    ...Base,
+    ...Attempt,
+    branch: Schema.String,
+    worktree: Schema.String,
+    from: Schema.String
   }),
   Schema.TaggedStruct("dispatched", {
     ...Base,
@@ -504,6 +514,9 @@ export const replay = (entries: ReadonlyArray<Entry>): Map<string, TaskState> =>
           reason: undefined,
           branches: state.branches.includes(entry.branch) ? state.branches : [...state.branches, entry.branch]
         }))
+        break
+      case "prepared":
+        // Made ahead of a worker: the task is still queued until an attempt is dispatched.
         break
       case "agent":
         update(entry.task, () => ({ phase: "agent" }))

@@ -57,6 +57,10 @@ export class PoolError extends Schema.TaggedError<PoolError>()("PoolError", { re
  * - `root`: where worktrees, logs, per-worker homes and the journal go (default `defaultRoot(repo)`); nothing
  *   of the run is written outside it (and the repository's own `.git`).
  * - `workers`: how many attempts run at once (default 2).
+ * - `lookahead`: how many queued attempts get their worktree made ahead of a free worker (default: `workers`;
+ *   0 makes each one when a worker takes it). While the agents run, the next attempts' checkouts are made, so
+ *   a worker that finishes starts its next agent at once; each one is brought to the base as it is when taken.
+ *   Costs up to this many extra checkouts on disk.
  * - `agent`: the agent of tasks that name none; `agents`: agents tasks name (`agent: reviewer`); a task's
  *   `agent: codex` uses `codex` (default `Agents.codex()`).
  * - `gate`: the repository's test command, an argv (never a shell string). Without one nothing is gated.
@@ -103,6 +107,7 @@ export interface Config {
   readonly base?: string | undefined
   readonly root?: string | undefined
   readonly workers?: number | undefined
+  readonly lookahead?: number | undefined
   readonly agent?: Agents.Agent | undefined
   readonly agents?: Readonly<Record<string, Agents.Agent>> | undefined
   readonly codex?: ((options?: Agents.CodexOptions) => Agents.Agent) | undefined
@@ -150,6 +155,7 @@ export interface Resolved {
   readonly base: string
   readonly root: string
   readonly workers: number
+  readonly lookahead: number
   readonly agent: Agents.Agent | undefined
   readonly agents: Readonly<Record<string, Agents.Agent>>
   readonly codex: (options?: Agents.CodexOptions) => Agents.Agent
@@ -403,6 +409,7 @@ export const resolve = Effect.fnUntraced(function* (config: Config) {
     })
   }
   const workers = yield* positiveInt("workers", config.workers, 2)
+  const lookahead = yield* positiveInt("lookahead", config.lookahead, workers, 0)
   const flakyRetries = yield* positiveInt("flakyRetries", config.flakyRetries, 1, 0)
   const serial = config.batch === "serial"
   const batch = config.batch === "serial" ? undefined : config.batch
@@ -422,6 +429,7 @@ export const resolve = Effect.fnUntraced(function* (config: Config) {
     base,
     root,
     workers,
+    lookahead,
     agent: config.agent,
     agents: config.agents ?? {},
     codex: config.codex ?? Agents.codex,

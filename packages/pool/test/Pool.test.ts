@@ -312,7 +312,45 @@ describe("Pool", () => {
         ])
         const dispatched = journalOf(p).filter((e) => e._tag === "dispatched").length
         assert.strictEqual(dispatched, 2)
+        // The worktrees made ahead for the skipped ones went with them.
         assert.deepStrictEqual(branches(p), ["main"])
+        assert.deepStrictEqual(worktrees(p), [p.repo])
+      }),
+    60_000
+  )
+
+  it.live(
+    "a worktree made ahead starts from the base as it is when its worker takes it, not as it was when it was made",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const base0 = p.git("rev-parse", "main")
+        // One worker: while `slow` runs, `a` (before it) merges, and `b` waits with its worktree made at base0.
+        const slow = {
+          ...writes("slow"),
+          agent: command({ sleep: 1500 }, { write: "src/slow.mjs", content: goodModule("slow") })
+        }
+        const tasks = yield* tasksOf([writes("a"), slow, writes("b")])
+        const summary = yield* runPool(p, { tasks, workers: 1, lookahead: 2, gate: ["node", "test.mjs"] })
+        assert.deepStrictEqual(outcomes(summary), { a: "merged", slow: "merged", b: "merged" })
+        const journal = journalOf(p)
+        const prepared = journal.find((e) => e._tag === "prepared" && e.task === "b")
+        const dispatched = journal.find((e) => e._tag === "dispatched" && e.task === "b")
+        const committed = journal.find((e) => e._tag === "committed" && e.task === "b")
+        assert(
+          prepared?._tag === "prepared" &&
+            dispatched?._tag === "dispatched" &&
+            committed?._tag === "committed"
+        )
+        assert.strictEqual(prepared.from, base0, "made ahead, at the base of the run's start")
+        assert.notStrictEqual(dispatched.from, base0, "a merged before b's worker took it")
+        assert.isTrue(p.git("merge-base", "--is-ancestor", summary.tasks[0]!.merge!, dispatched.from) === "")
+        // b's agent worked on the moved base: its commit's parent is it, and it changed only its own file (a
+        // worktree left at base0 would have "deleted" a's module).
+        assert.strictEqual(p.git("rev-parse", `${committed.commit}^`), dispatched.from)
+        assert.deepStrictEqual(committed.changed, ["src/b.mjs"])
+        assert.deepStrictEqual(committed.outside, [])
+        assert.deepStrictEqual(worktrees(p), [p.repo])
       }),
     60_000
   )

@@ -201,4 +201,92 @@ describe("Pool resume", () => {
       }),
     240_000
   )
+
+  it.live(
+    "killed while worktrees made ahead wait for a worker, it removes them and makes them again when resumed",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const agentLog = Path.join(p.dir, "agent-runs.log")
+        const pauseMarker = Path.join(p.dir, "paused")
+        const taskFile = Path.join(p.dir, "tasks.json")
+        const task = (id: string, ...extra: ReadonlyArray<Record<string, unknown>>) => ({
+          id,
+          prompt: `add ${id}`,
+          owns: [`src/${id}.mjs`],
+          agent: {
+            type: "command",
+            argv: agent({ log: agentLog }, ...extra, { write: `src/${id}.mjs`, content: goodModule(id) })
+          }
+        })
+        Fs.writeFileSync(
+          taskFile,
+          JSON.stringify({ tasks: [task("a", { pause: pauseMarker, ms: 60_000 }), task("b"), task("c")] })
+        )
+        const config = {
+          repo: p.repo,
+          root: p.root,
+          taskFile,
+          workers: 1,
+          lookahead: 2,
+          gate: ["node", gateScript, Path.join(p.dir, "gate.json"), "--", "node", "test.mjs"]
+        }
+        const run = () =>
+          spawn(process.execPath, [runner, JSON.stringify(config)], { stdio: ["ignore", "pipe", "pipe"] })
+        const journalNow = () =>
+          Fs.existsSync(Pool.journalPath(p.root))
+            ? Effect.runSync(Journal.read(Pool.journalPath(p.root)))
+            : []
+        // While a's agent pauses, the one worker is busy: b's and c's worktrees are made ahead of it.
+        const child = run()
+        const done = exited(child)
+        yield* waitFor(pauseMarker)
+        const madeAhead = () =>
+          journalNow().flatMap((e) => (e._tag === "prepared" && Fs.existsSync(e.worktree) ? [e] : []))
+        for (let i = 0; i < 600 && madeAhead().length < 2; i++) yield* Effect.sleep("50 millis")
+        // Let the second checkout finish (its `prepared` entry is written before it is made).
+        yield* Effect.sleep("300 millis")
+        child.kill("SIGKILL")
+        assert.strictEqual((yield* done).signal, "SIGKILL")
+        const left = madeAhead()
+        assert.deepStrictEqual(left.map((e) => e.task).toSorted(), ["b", "c"])
+        assert.isFalse(journalNow().some((e) => e._tag === "dispatched" && e.task !== "a"))
+        assert.sameMembers(
+          branches(p),
+          ["main", "handoffkit/a/1", "handoffkit/b/1", "handoffkit/c/1"],
+          "the killed run left its branches"
+        )
+
+        // Resumed, the run removes them before it makes any worktree: killed at its first `prepared` entry (before
+        // that worktree is made), none of the ones left is on disk, nor its branch.
+        const second = yield* exited(
+          spawn(process.execPath, [runner, JSON.stringify({ ...config, crashAfter: "prepared" })], {
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+        )
+        assert.strictEqual(second.signal, "SIGKILL", second.stderr)
+        for (const entry of left) assert.isFalse(Fs.existsSync(entry.worktree), entry.worktree)
+        assert.notIncludeMembers(branches(p), ["handoffkit/b/1", "handoffkit/c/1"])
+
+        const last = yield* exited(run())
+        assert.strictEqual(last.code, 0, last.stderr)
+        const summary = JSON.parse(last.stdout) as Pool.Summary
+        assert.deepStrictEqual(
+          summary.tasks.map((t) => [t.task, t.outcome]),
+          [
+            ["a", "merged"],
+            ["b", "merged"],
+            ["c", "merged"]
+          ]
+        )
+        assert.deepStrictEqual(mergesPerTask(p), { a: 1, b: 1, c: 1 })
+        assert.deepStrictEqual(branches(p), ["main"])
+        assert.deepStrictEqual(worktrees(p), [p.repo])
+        assert.strictEqual(p.git("status", "--porcelain"), "")
+        // b and c never ran before the kill; each agent ran once, in the resumed run.
+        assert.strictEqual(count(agentRuns({ agentLog } as Setup), "b"), 1)
+        assert.strictEqual(count(agentRuns({ agentLog } as Setup), "c"), 1)
+      }),
+    120_000
+  )
 })

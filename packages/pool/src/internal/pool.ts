@@ -6,7 +6,7 @@
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Cause, Duration, Effect, Exit, Fiber, Option, Queue, Semaphore } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Semaphore } from "effect"
 import { Budget, Mailbox, Select, Tracer } from "@handoffkit/core"
 import * as Agents from "../Agents.ts"
 import * as Gate from "../Gate.ts"
@@ -220,6 +220,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           )
         )
       : new Set<string>()
+    const cleaned: Array<Draft> = []
     for (const item of items) {
       const branch = branchOf(item.task, item.attempt)
       let deleted: boolean | undefined
@@ -234,8 +235,10 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       }
       // Refuses unless the branch is in the base; false when there was none to delete.
       deleted ??= yield* Git.deleteMergedBranch(repo, branch, baseRef)
-      yield* write({ _tag: "cleaned", task: item.task, attempt: item.attempt, branchDeleted: deleted })
+      cleaned.push({ _tag: "cleaned", task: item.task, attempt: item.attempt, branchDeleted: deleted })
     }
+    // Once all are gone, journaled together: concurrent appends share one sync to disk.
+    yield* Effect.forEach(cleaned, write, { concurrency: "unbounded", discard: true })
     yield* Effect.promise(() =>
       Promise.all(trashed.map((path) => Fs.promises.rm(path, { recursive: true, force: true })))
     )
@@ -266,6 +269,17 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const journaled = new Set(
     previous.flatMap((entry) => (entry._tag === "dispatched" ? [`${entry.task}:${entry.attempt}`] : []))
   )
+
+  // Attempts a killed run made worktrees for ahead of a worker, and never dispatched: nothing of value (no agent
+  // ran in them). Their worktree and branch go; the attempt is made again when a worker takes it.
+  for (const entry of previous) {
+    if (entry._tag !== "prepared" || journaled.has(`${entry.task}:${entry.attempt}`)) continue
+    if (Fs.existsSync(entry.worktree)) yield* Git.worktreeRemove(repo, entry.worktree)
+    else yield* Git.worktreePrune(repo)
+    yield* Git.deleteMergedBranch(repo, entry.branch, baseRef).pipe(
+      Effect.catchTag("BranchNotMerged", () => Effect.succeed(false))
+    )
+  }
 
   // Decide, task by task, where a resumed run picks up.
   const initialJobs: Array<Job> = []
@@ -507,6 +521,100 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     })
   const gates = yield* Semaphore.make(config.workers)
 
+  // ---------------------------------------------------------------------------
+  // lookahead: worktrees made for queued attempts while the agents run
+  // ---------------------------------------------------------------------------
+
+  /**
+   * A queued attempt's worktree, made ahead of a worker by the preparer, or by the worker that takes the attempt
+   * first (`claimed` says which one makes it: the other leaves it alone). `made` is the base it was made at.
+   */
+  interface Warm {
+    claimed: boolean
+    readonly made: Deferred.Deferred<string, unknown>
+  }
+  const warm = new Map<string, Warm>()
+  const toPrepare = yield* Queue.unbounded<Job, Cause.Done>()
+  // Worktrees made ahead and not yet taken: at most `lookahead` of them on disk.
+  const ahead = yield* Semaphore.make(config.lookahead)
+
+  /** The attempt's worktree and branch, off `from`, after what a killed run of the same attempt left. */
+  const makeWorktree = Effect.fnUntraced(function* (job: Job, from: string) {
+    const branch = branchOf(job.task.id, job.attempt)
+    const worktree = worktreeOf(job.task.id, job.attempt)
+    // A crashed attempt of the same number left these behind: nothing of value (its branch has no commit).
+    if (journaled.has(`${job.task.id}:${job.attempt}`)) {
+      if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
+      yield* Git.deleteMergedBranch(repo, branch, baseRef)
+    }
+    yield* Git.worktreeAdd(repo, { path: worktree, branch, base: from })
+  })
+
+  /** Makes queued attempts' worktrees, in queue order, one at a time, unless a worker took the attempt first. */
+  const preparer = Effect.gen(function* () {
+    while (true) {
+      const job = yield* Queue.take(toPrepare)
+      const key = `${job.task.id}:${job.attempt}`
+      if (warm.get(key)?.claimed !== false) continue
+      yield* ahead.take(1)
+      const slot = warm.get(key)
+      if (slot === undefined || slot.claimed) {
+        yield* ahead.release(1)
+        continue
+      }
+      slot.claimed = true
+      const from = knownBase
+      const exit = yield* Effect.exit(
+        Effect.gen(function* () {
+          yield* write({
+            _tag: "prepared",
+            task: job.task.id,
+            attempt: job.attempt,
+            branch: branchOf(job.task.id, job.attempt),
+            worktree: worktreeOf(job.task.id, job.attempt),
+            from
+          })
+          yield* makeWorktree(job, from)
+          return from
+        })
+      )
+      if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+      yield* Deferred.done(slot.made, exit)
+    }
+  }).pipe(Effect.catchIf(Cause.isDone, () => Effect.void))
+
+  /**
+   * A worker took `job`: the worktree the preparer made (or is making) for it, if any; otherwise the preparer
+   * will not make one, and the worker does.
+   */
+  const claim = Effect.fnUntraced(function* (job: Job) {
+    const key = `${job.task.id}:${job.attempt}`
+    const slot = warm.get(key)
+    warm.delete(key)
+    if (slot === undefined) return undefined
+    if (!slot.claimed) {
+      slot.claimed = true
+      return undefined
+    }
+    yield* ahead.release(1)
+    return slot.made
+  })
+
+  /** A worktree made ahead for an attempt that will not run (budget spent, no agent): it and its branch go. */
+  const discard = Effect.fnUntraced(function* (
+    job: Job,
+    made: Deferred.Deferred<string, unknown> | undefined
+  ) {
+    if (made === undefined) return
+    const from = yield* Effect.exit(Deferred.await(made))
+    if (Exit.isFailure(from)) return
+    const worktree = worktreeOf(job.task.id, job.attempt)
+    if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
+    yield* Git.deleteRef(repo, `refs/heads/${branchOf(job.task.id, job.attempt)}`, from.value).pipe(
+      Effect.catchTag("RefMoved", () => Effect.void)
+    )
+  })
+
   const work = Effect.fnUntraced(function* (worker: number, job: Job) {
     const task = job.task
     const branch = branchOf(task.id, job.attempt)
@@ -517,8 +625,10 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const commit = job.commit
 
     if (job.start === "agent") {
+      const made = yield* claim(job)
       const agent = agentFor(task)
       if (agent === undefined) {
+        yield* discard(job, made)
         return yield* fail(job, "agent", `no agent named ${JSON.stringify(task.agent)}`, worktree)
       }
       if (config.budget !== undefined) {
@@ -529,6 +639,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
             : Effect.void
           : Budget.spend(config.budget, { calls: 1 })
         if ((yield* Effect.result<void, unknown, never>(spent))._tag === "Failure") {
+          yield* discard(job, made)
           yield* write({ _tag: "skipped", task: task.id, reason: "budget spent" })
           emit({
             _tag: "Phase",
@@ -540,8 +651,9 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           return yield* tell({ _tag: "Ended", task: task.id, outcome: "skipped", reason: "budget spent" })
         }
       }
-      from = knownBase
-      yield* write({
+      const base = knownBase
+      from = base
+      const dispatched = write({
         _tag: "dispatched",
         task: task.id,
         attempt: job.attempt,
@@ -550,13 +662,28 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
         worktree,
         from
       })
+      // Made ahead: brought to the base as it is now (before `dispatched` says it starts there, so a crash in
+      // between leaves a `prepared` attempt, which a resumed run removes). If making it failed, it is made here.
+      const ready =
+        made === undefined
+          ? false
+          : yield* Deferred.await(made).pipe(
+              Effect.flatMap((at) => (at === base ? Effect.void : Git.resetWorktree(worktree, base))),
+              Effect.as(true),
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause)
+                  ? Effect.failCause(cause)
+                  : Effect.gen(function* () {
+                      if (Fs.existsSync(worktree))
+                        yield* Git.worktreeRemove(repo, worktree).pipe(Effect.ignore)
+                      yield* Git.deleteMergedBranch(repo, branch, baseRef).pipe(Effect.ignore)
+                      return false
+                    })
+              )
+            )
+      yield* dispatched
       emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "agent" })
-      // A crashed attempt of the same number left these behind: nothing of value (its branch has no commit).
-      if (journaled.has(`${task.id}:${job.attempt}`)) {
-        if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
-        yield* Git.deleteMergedBranch(repo, branch, baseRef)
-      }
-      yield* Git.worktreeAdd(repo, { path: worktree, branch, base: from })
+      if (!ready) yield* makeWorktree(job, base)
       const t0 = Date.now()
       const timeout = task.timeout ?? config.timeout
       const result = yield* agent
@@ -737,6 +864,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           // The budget is spent: every attempt still queued, or queued later, is skipped, none is started.
           while (true) {
             const left = yield* Mailbox.take(queue)
+            if (left.start === "agent") yield* discard(left, yield* claim(left))
             yield* write({ _tag: "skipped", task: left.task.id, reason: "budget spent" })
             emit({
               _tag: "Phase",
@@ -1023,6 +1151,10 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
       running.add(id)
       emit({ _tag: "Phase", task: id, attempt: job.attempt, phase: "queued" })
       traceMessage("send", "pool/coordinator", "pool/queue", jobId(id, job.attempt))
+      if (job.start === "agent" && config.lookahead > 0) {
+        warm.set(`${id}:${job.attempt}`, { claimed: false, made: yield* Deferred.make<string, unknown>() })
+        yield* Queue.offer(toPrepare, job)
+      }
       yield* Mailbox.offer(queue, job)
     }
   })
@@ -1032,6 +1164,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const workers: Array<Fiber.Fiber<void, unknown>> = []
   for (let index = 0; index < config.workers; index++) workers.push(yield* Effect.forkChild(worker(index)))
   const trainFiber = yield* Effect.forkChild(train)
+  const preparerFiber = yield* Effect.forkChild(crashReported(preparer))
   let cleanerFailure: Cause.Cause<unknown> | undefined
   const cleaner = yield* Effect.forkChild(
     Effect.gen(function* () {
@@ -1147,7 +1280,8 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   if (cleanerFailure !== undefined) return yield* Effect.failCause(cleanerFailure as Cause.Cause<never>)
   yield* Mailbox.close(queue, "the run is over")
   yield* Mailbox.close(trainInbox, "the run is over")
-  yield* Fiber.interruptAll([...workers, trainFiber])
+  yield* Queue.end(toPrepare)
+  yield* Fiber.interruptAll([...workers, trainFiber, preparerFiber])
   if (Fs.existsSync(trainTree)) yield* Git.worktreeRemove(repo, trainTree)
   yield* Git.worktreePrune(repo)
   yield* write({ _tag: "finished", interrupted: false })
