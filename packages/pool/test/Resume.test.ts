@@ -32,12 +32,10 @@ interface Setup {
   readonly pauseMarker: string
 }
 
-const setup = (p: Project): Setup => {
-  const agentLog = Path.join(p.dir, "agent-runs.log")
-  const gateState = Path.join(p.dir, "gate.json")
-  const pauseMarker = Path.join(p.dir, "paused")
-  const taskFile = Path.join(p.dir, "tasks.json")
-  const task = (id: string, ...extra: ReadonlyArray<Record<string, unknown>>) => ({
+/** A task whose agent logs its run to `agentLog`, does `extra`, and adds its module. */
+const loggedTask =
+  (agentLog: string) =>
+  (id: string, ...extra: ReadonlyArray<Record<string, unknown>>) => ({
     id,
     prompt: `add ${id}`,
     owns: [`src/${id}.mjs`],
@@ -46,6 +44,13 @@ const setup = (p: Project): Setup => {
       argv: agent({ log: agentLog }, ...extra, { write: `src/${id}.mjs`, content: goodModule(id) })
     }
   })
+
+const setup = (p: Project): Setup => {
+  const agentLog = Path.join(p.dir, "agent-runs.log")
+  const gateState = Path.join(p.dir, "gate.json")
+  const pauseMarker = Path.join(p.dir, "paused")
+  const taskFile = Path.join(p.dir, "tasks.json")
+  const task = loggedTask(agentLog)
   Fs.writeFileSync(
     taskFile,
     JSON.stringify({
@@ -210,15 +215,7 @@ describe("Pool resume", () => {
         const agentLog = Path.join(p.dir, "agent-runs.log")
         const pauseMarker = Path.join(p.dir, "paused")
         const taskFile = Path.join(p.dir, "tasks.json")
-        const task = (id: string, ...extra: ReadonlyArray<Record<string, unknown>>) => ({
-          id,
-          prompt: `add ${id}`,
-          owns: [`src/${id}.mjs`],
-          agent: {
-            type: "command",
-            argv: agent({ log: agentLog }, ...extra, { write: `src/${id}.mjs`, content: goodModule(id) })
-          }
-        })
+        const task = loggedTask(agentLog)
         Fs.writeFileSync(
           taskFile,
           JSON.stringify({ tasks: [task("a", { pause: pauseMarker, ms: 60_000 }), task("b"), task("c")] })
