@@ -85,6 +85,10 @@ describe("handoffkit", () => {
     assert.strictEqual(zero.code, 2)
     assert.include(zero.stderr, "--workers: must be a whole number >= 1, got 0")
 
+    const ahead = await poolRun(r, tasks, "--lookahead", "-1")
+    assert.strictEqual(ahead.code, 2)
+    assert.include(ahead.stderr, "--lookahead: must be a whole number >= 0, got -1")
+
     const shell = await runCli([
       "pool",
       "run",

@@ -320,6 +320,25 @@ describe("Pool", () => {
   )
 
   it.live(
+    "lookahead 0: no worktree is made ahead, each worker makes its own, and the run ends the same",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const tasks = yield* tasksOf(["a", "b", "c", "d"].map(writes))
+        const summary = yield* runPool(p, { tasks, workers: 2, lookahead: 0, gate: ["node", "test.mjs"] })
+        assert.deepStrictEqual(outcomes(summary), { a: "merged", b: "merged", c: "merged", d: "merged" })
+        const journal = journalOf(p)
+        assert.strictEqual(journal.filter((e) => e._tag === "prepared").length, 0)
+        assert.strictEqual(journal.filter((e) => e._tag === "dispatched").length, 4)
+        assert.deepStrictEqual(branches(p), ["main"])
+        assert.deepStrictEqual(worktrees(p), [p.repo])
+        const refused = yield* runPool(p, { tasks, lookahead: -1 }).pipe(Effect.flip)
+        assert.include(refused.message, "lookahead must be an integer >= 0, got -1")
+      }),
+    60_000
+  )
+
+  it.live(
     "a worktree made ahead starts from the base as it is when its worker takes it, not as it was when it was made",
     () =>
       Effect.gen(function* () {

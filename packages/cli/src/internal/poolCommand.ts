@@ -89,6 +89,12 @@ const runFlags = {
     Flag.withDescription("The largest batch the train grows to (default 16)"),
     Flag.optional
   ),
+  lookahead: Flag.Int("lookahead").pipe(
+    Flag.withDescription(
+      "How many queued tasks get their worktree made while the agents run (default: --workers; 0: none)"
+    ),
+    Flag.optional
+  ),
   flakyRetries: Flag.Int("flaky-retries").pipe(
     Flag.withDescription("How often a red gate is re-run before it is believed (default 1)"),
     Flag.optional
@@ -189,6 +195,7 @@ const configOf = Effect.fn("handoffkit/cli/pool.config")(function* (input: RunIn
   } else if (Option.isSome(input.batchMax))
     batch = { max: yield* atLeast("batch-max", input.batchMax.value, 1) }
   if (Option.isSome(input.flakyRetries)) yield* atLeast("flaky-retries", input.flakyRetries.value, 0)
+  if (Option.isSome(input.lookahead)) yield* atLeast("lookahead", input.lookahead.value, 0)
   const timeout = Option.isSome(input.timeout) ? yield* durationOf("timeout", input.timeout.value) : undefined
   const limits: { calls?: number; tokensOut?: number; time?: Duration.Duration } = {}
   if (Option.isSome(input.budgetCalls))
@@ -206,6 +213,7 @@ const configOf = Effect.fn("handoffkit/cli/pool.config")(function* (input: RunIn
     codex,
     gate,
     batch,
+    lookahead: optionalOf(input.lookahead),
     flakyRetries: optionalOf(input.flakyRetries),
     overlap: input.overlap,
     outside: input.outside,
