@@ -320,6 +320,43 @@ describe("Pool", () => {
   )
 
   it.live(
+    "the user's checkout follows the base, except where they edited a file a merge touches: that is kept, and reported",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const events: Array<Pool.Event> = []
+        // a's agent edits shared.txt in its worktree, and (as the user, meanwhile) in the main tree too.
+        const a = {
+          id: "a",
+          prompt: "edit shared",
+          owns: ["shared.txt"],
+          agent: command(
+            { write: Path.join(p.repo, "shared.txt"), content: "the user's own edit\n" },
+            { write: "shared.txt", content: "line by a\nsecond line\n" }
+          )
+        }
+        const tasks = yield* tasksOf([a, writes("b")])
+        const summary = yield* runPool(p, {
+          tasks,
+          workers: 2,
+          gate: ["node", "test.mjs"],
+          onEvent: (event) => events.push(event)
+        })
+        assert.deepStrictEqual(outcomes(summary), { a: "merged", b: "merged" })
+        assert.strictEqual(p.git("show", "main:shared.txt"), "line by a\nsecond line")
+        // The user's edit is still there, and the run said the checkout is stale.
+        assert.strictEqual(Fs.readFileSync(Path.join(p.repo, "shared.txt"), "utf8"), "the user's own edit\n")
+        assert.isTrue(
+          events.some((e) => e._tag === "Phase" && e.task === "(main tree)" && e.phase === "stale"),
+          JSON.stringify(events.filter((e) => e._tag === "Phase" && e.task === "(main tree)"))
+        )
+        // Where they edited nothing, the checkout followed: b's module is there.
+        assert.isTrue(Fs.existsSync(Path.join(p.repo, "src", "b.mjs")))
+      }),
+    60_000
+  )
+
+  it.live(
     "lookahead 0: no worktree is made ahead, each worker makes its own, and the run ends the same",
     () =>
       Effect.gen(function* () {

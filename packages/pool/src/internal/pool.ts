@@ -936,6 +936,32 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     readonly tree: string
   }
 
+  // The base's moves, for the user's checkout of it to follow, off the train's path (see `follower`).
+  const moves = yield* Queue.unbounded<{ readonly old: string; readonly next: string }, Cause.Done>()
+  /**
+   * Brings the user's checkout of the base along after the train moved it, unless they changed a file the move
+   * touches (then it says the checkout is stale, and leaves it). Moves that queued up meanwhile are one move,
+   * from the first's `old` to the last's `next`. A run killed before its checkout followed is caught up when
+   * the pool starts again (`Pool.resolve`).
+   */
+  const follower = Effect.gen(function* () {
+    while (true) {
+      const batch = yield* Queue.takeAll(moves)
+      if (batch.length === 0) continue
+      const old = batch[0]!.old
+      const next = batch[batch.length - 1]!.next
+      const checkedOut = yield* Git.currentBranch(repo)
+      if (Option.isNone(checkedOut) || checkedOut.value !== config.base) continue
+      yield* Git.syncCheckout(repo, old, next).pipe(
+        Effect.catch((error) =>
+          Effect.sync(() =>
+            emit({ _tag: "Phase", task: "(main tree)", attempt: 0, phase: "stale", detail: error.message })
+          )
+        )
+      )
+    }
+  }).pipe(Effect.catchIf(Cause.isDone, () => Effect.void))
+
   /** Moves the base from `old` to the merge of `stack`'s last entry, journaled, then cleans the merged up. */
   const land = Effect.fnUntraced(function* (old: string, stack: ReadonlyArray<Stacked>) {
     const next = stack[stack.length - 1].merge
@@ -956,17 +982,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     }
     yield* write({ _tag: "merged", batch: batchNumber, old, next })
     knownBase = next
-    // The user's checkout of the base follows, unless they changed a file the merge touches.
-    const checkedOut = yield* Git.currentBranch(repo)
-    if (Option.isSome(checkedOut) && checkedOut.value === config.base) {
-      yield* Git.syncCheckout(repo, old, next).pipe(
-        Effect.catch((error) =>
-          Effect.sync(() =>
-            emit({ _tag: "Phase", task: "(main tree)", attempt: 0, phase: "stale", detail: error.message })
-          )
-        )
-      )
-    }
+    yield* Queue.offer(moves, { old, next })
     emit({ _tag: "Merged", batch: batchNumber, tasks: tasksOf.map((t) => t.task), old, next })
     for (const part of tasksOf) {
       yield* Queue.offer(cleanups, part)
@@ -1165,6 +1181,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
   for (let index = 0; index < config.workers; index++) workers.push(yield* Effect.forkChild(worker(index)))
   const trainFiber = yield* Effect.forkChild(train)
   const preparerFiber = yield* Effect.forkChild(crashReported(preparer))
+  const followerFiber = yield* Effect.forkChild(crashReported(follower))
   let cleanerFailure: Cause.Cause<unknown> | undefined
   const cleaner = yield* Effect.forkChild(
     Effect.gen(function* () {
@@ -1276,7 +1293,9 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     yield* dispatch
   }
   yield* Queue.end(cleanups)
+  yield* Queue.end(moves)
   yield* Fiber.join(cleaner)
+  yield* Fiber.join(followerFiber)
   if (cleanerFailure !== undefined) return yield* Effect.failCause(cleanerFailure as Cause.Cause<never>)
   yield* Mailbox.close(queue, "the run is over")
   yield* Mailbox.close(trainInbox, "the run is over")
