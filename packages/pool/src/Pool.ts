@@ -278,6 +278,7 @@ export interface TaskOutcome {
  *
  * `trainGateRuns` counts gate runs on the train's stacks (bisection included); `taskGateRuns` those in the
  * tasks' worktrees; `cachedGates` the gates skipped because the tree had been gated green already.
+ * `mergedAhead` counts the merges the train made while a batch's gate ran and then stacked unchanged.
  *
  * **Example**
  *
@@ -302,6 +303,7 @@ export interface Summary {
   readonly gateMillis: number
   readonly batches: number
   readonly bisections: number
+  readonly mergedAhead: number
   readonly millis: number
   readonly journal: string | undefined
 }

@@ -231,7 +231,7 @@ export const make = (
  * const text = Progress.formatSummary({
  *   base: "main", baseBefore: "aaaaaaaa", baseAfter: "bbbbbbbb",
  *   tasks: [{ task: "fix-a", outcome: "merged", attempts: 1, reason: undefined, branch: undefined, merge: "cccccccc", phases: { agent: 1500 } }],
- *   trainGateRuns: 1, taskGateRuns: 1, cachedGates: 0, gateMillis: 800, batches: 1, bisections: 0, millis: 3000, journal: undefined
+ *   trainGateRuns: 1, taskGateRuns: 1, cachedGates: 0, gateMillis: 800, batches: 1, bisections: 0, mergedAhead: 0, millis: 3000, journal: undefined
  * })
  * console.log(text.split("\n")[0]) // "fix-a  merged  cccccccc"
  * ```

@@ -357,6 +357,41 @@ describe("Pool", () => {
   )
 
   it.live(
+    "while a batch's gate runs, the train merges what arrives onto its tip, and stacks those merges next",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        // a reaches the train alone; its gate is slow; the others arrive while it runs.
+        const later = ["b", "c", "d", "e"].map((id) => ({
+          ...writes(id),
+          agent: command({ sleep: 300 }, { write: `src/${id}.mjs`, content: goodModule(id) })
+        }))
+        const tasks = yield* tasksOf([writes("a"), ...later])
+        const summary = yield* runPool(p, {
+          tasks,
+          workers: 5,
+          preflight: false,
+          gate: ["sh", "-c", "sleep 1.5 && node test.mjs"]
+        })
+        assert.deepStrictEqual(Object.values(outcomes(summary)), Array(5).fill("merged"))
+        assert.isAtLeast(summary.mergedAhead, 1, JSON.stringify(summary))
+        // The history is the one the train makes without it: one merge per task on the first-parent line, its
+        // second parent the task's commit, its message naming the task.
+        const line = p.git("rev-list", "--first-parent", `${summary.baseBefore}..main`).split("\n")
+        assert.strictEqual(line.length, 5)
+        const named = line.map((merge) => p.git("log", "-1", "--format=%s", merge).split(":")[0])
+        assert.sameMembers(named, ["Merge a", "Merge b", "Merge c", "Merge d", "Merge e"])
+        for (const merge of line) {
+          const parents = p.git("rev-list", "--parents", "-n", "1", merge).split(" ")
+          assert.strictEqual(parents.length, 3, merge)
+        }
+        execFileSync("node", ["test.mjs"], { cwd: p.repo })
+        assert.deepStrictEqual(mergesPerTask(p), { a: 1, b: 1, c: 1, d: 1, e: 1 })
+      }),
+    60_000
+  )
+
+  it.live(
     "lookahead 0: no worktree is made ahead, each worker makes its own, and the run ends the same",
     () =>
       Effect.gen(function* () {

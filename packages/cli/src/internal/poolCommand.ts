@@ -235,7 +235,8 @@ const summaryJson = (summary: Pool.Summary) => ({
     cached: summary.cachedGates,
     millis: summary.gateMillis,
     batches: summary.batches,
-    bisections: summary.bisections
+    bisections: summary.bisections,
+    mergedAhead: summary.mergedAhead
   },
   millis: summary.millis,
   journal: summary.journal

@@ -158,7 +158,8 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     cachedGates: 0,
     gateMillis: 0,
     batches: 0,
-    bisections: 0
+    bisections: 0,
+    mergedAhead: 0
   }
   const phaseMillis = new Map<string, Record<string, number>>()
   const addPhase = (task: string, phase: string, millis: number) => {
@@ -993,6 +994,60 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     return true
   })
 
+  /** The merge commit of `ready` onto `tip` (the tree `mergeTree` gave), as the train stacks it. */
+  const mergeCommit = (tip: string, ready: Ready, tree: string) =>
+    Git.commitTree(repo, {
+      tree,
+      parents: [tip, ready.commit],
+      message: `Merge ${ready.task.id}: ${ready.task.title}\n\nhandoffkit-task: ${ready.task.id}\nhandoffkit-attempt: ${ready.attempt}`,
+      author: config.committer ?? defaultIdentity
+    })
+
+  // Clean merges made ahead, while a batch's gate ran, onto its tip: what the next batch stacks first if that
+  // batch lands. Keyed by the tip they were made onto, so one is only ever used where it would be made again.
+  const mergedAhead = new Map<string, { readonly merge: string; readonly tree: string }>()
+  const aheadKey = (onto: string, ready: Ready) => `${onto} ${ready.task.id}:${ready.attempt} ${ready.commit}`
+
+  /**
+   * While the gate of a batch with tip `tip` runs (until `done`), takes the passing branches that arrive and
+   * stacks them onto `tip`, up to the next batch's size, stopping at the first conflict or resumed one. Returns
+   * every branch it took, to join the queue as they would have. Nothing is made ahead when branches are still
+   * waiting: they go first, so a stack onto `tip` would not be the next batch's.
+   */
+  const stackAhead = Effect.fnUntraced(function* (
+    tip: string,
+    limit: number,
+    waiting: number,
+    done: Deferred.Deferred<void>
+  ) {
+    mergedAhead.clear()
+    const arrived: Array<Ready> = []
+    if (waiting > 0) return arrived
+    let onto = tip
+    let open = true
+    while (true) {
+      const next = yield* Select.select(
+        Select.signal(done, () => Effect.succeed(Option.none<Ready>())),
+        Select.receive(trainInbox, (ready: Ready) => Effect.succeed(Option.some(ready)))
+      )
+      if (Option.isNone(next)) return arrived
+      const ready = next.value
+      arrived.push(ready)
+      if (!open || ready.resumed === true || arrived.length > limit) {
+        open = false
+        continue
+      }
+      const merged = yield* Git.mergeTree(repo, onto, ready.commit)
+      if (merged._tag === "Conflict") {
+        open = false
+        continue
+      }
+      const merge = yield* mergeCommit(onto, ready, merged.tree)
+      mergedAhead.set(aheadKey(onto, ready), { merge, tree: merged.tree })
+      onto = merge
+    }
+  })
+
   const train = Effect.gen(function* () {
     const sizing: Train.Sizing = config.serial
       ? Train.serial
@@ -1040,6 +1095,13 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           yield* tell({ _tag: "Merged", tasks: [{ task: ready.task.id, merge: ready.commit }] })
           continue
         }
+        const ahead = mergedAhead.get(aheadKey(tip, ready))
+        if (ahead !== undefined) {
+          metrics.mergedAhead += 1
+          stack.push({ ready, merge: ahead.merge, tree: ahead.tree })
+          tip = ahead.merge
+          continue
+        }
         const merged = yield* Git.mergeTree(repo, tip, ready.commit)
         if (merged._tag === "Conflict") {
           const againstBase = tip === old ? merged : yield* Git.mergeTree(repo, old, ready.commit)
@@ -1064,19 +1126,27 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
           yield* tell({ _tag: "Conflict", ready, files: againstBase.paths, theirs })
           continue
         }
-        const merge = yield* Git.commitTree(repo, {
-          tree: merged.tree,
-          parents: [tip, ready.commit],
-          message: `Merge ${ready.task.id}: ${ready.task.title}\n\nhandoffkit-task: ${ready.task.id}\nhandoffkit-attempt: ${ready.attempt}`,
-          author: config.committer ?? defaultIdentity
-        })
+        const merge = yield* mergeCommit(tip, ready, merged.tree)
         stack.push({ ready, merge, tree: merged.tree })
         tip = merge
       }
+      mergedAhead.clear()
       pending.unshift(...deferred)
       if (stack.length === 0) continue
       emit({ _tag: "Batch", batch: batchNumber, tasks: stack.map((s) => s.ready.task.id), tip })
-      if (yield* tipIsGreen(tip, stack[stack.length - 1].tree, `batch ${batchNumber}`)) {
+      // The next batch's merges are made while this one's gate runs.
+      const gated = yield* Deferred.make<void>()
+      const [green, arrived] = yield* Effect.all(
+        [
+          tipIsGreen(tip, stack[stack.length - 1].tree, `batch ${batchNumber}`).pipe(
+            Effect.ensuring(Deferred.succeed(gated, undefined))
+          ),
+          stackAhead(tip, Train.next(sizing, size, true), pending.length, gated)
+        ],
+        { concurrency: 2 }
+      )
+      pending.push(...arrived)
+      if (green) {
         const landed = yield* land(old, stack)
         if (!landed) pending.unshift(...stack.map((s) => s.ready))
         size = Train.next(sizing, size, true)
@@ -1317,6 +1387,7 @@ export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
     gateMillis: metrics.gateMillis,
     batches: metrics.batches,
     bisections: metrics.bisections,
+    mergedAhead: metrics.mergedAhead,
     millis: Date.now() - started,
     journal: journal.path
   }
