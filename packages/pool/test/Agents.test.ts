@@ -14,6 +14,7 @@ import {
   runningInGroup,
   tempDirectory
 } from "./fixtures/agents/procs.ts"
+import { modes } from "./fixtures/agents/launcher.ts"
 
 // Command agents are real processes (node scripts and shells in test/fixtures/agents); the Codex agent is the
 // real codex binary (node_modules/@openai/codex) against a ScriptedServer on 127.0.0.1. What runs is checked
@@ -47,6 +48,8 @@ const runIn = (root: string, overrides: Partial<Agents.Run> & { readonly id?: st
 const runAgent = (agent: Agents.Agent, run: Agents.Run) =>
   agent.run(run).pipe(Effect.provide(NodeServices.layer))
 
+const allModes = modes()
+
 const recorded = (directory: string) =>
   JSON.parse(Fs.readFileSync(Path.join(directory, "run.json"), "utf8")) as {
     readonly cwd: string
@@ -56,157 +59,176 @@ const recorded = (directory: string) =>
     readonly stdinBytes: number
   }
 
-describe("Agents.command", () => {
-  it.live("runs in the worktree with the run in its environment; its last line is the summary", () =>
-    Effect.gen(function* () {
-      const root = yield* tempDirectory("handoffkit-agents-")
-      const run = runIn(root, { worker: 2, attempt: 1 })
-      const outcome = yield* runAgent(
-        Agents.command([node, Path.join(fixtures, "env.mjs")], {
-          env: { HANDOFFKIT_TASK_ID: "not this", EXTRA: "x" }
-        }),
-        run
-      )
-      assert.deepStrictEqual(outcome, { summary: "env agent: done", usage: undefined })
-      const seen = recorded(run.directory)
-      assert.strictEqual(seen.cwd, run.directory)
-      const promptFile = Path.join(root, "logs", "add-flag", "agent-1.prompt.md")
-      assert.deepStrictEqual(seen.variables, {
-        HANDOFFKIT_TASK_ID: "add-flag",
-        HANDOFFKIT_ATTEMPT: "1",
-        HANDOFFKIT_WORKER: "2",
-        HANDOFFKIT_WORKER_HOME: run.workerHome,
-        HANDOFFKIT_PROMPT: "Do add-flag.\nKeep it small.",
-        HANDOFFKIT_PROMPT_FILE: promptFile
-      })
-      assert.strictEqual(seen.promptFile, run.prompt)
-      assert.strictEqual(seen.conflictFile, null)
-      assert.strictEqual(seen.stdinBytes, 0)
-      const log = Fs.readFileSync(run.logFile, "utf8")
-      assert.include(log, "wrote run.json\n")
-      assert.include(log, "a warning on stderr\n")
-    })
-  )
+for (const mode of allModes)
+  describe(`Agents.command (${mode.name})`, () => {
+    const runAgent = (agent: Agents.Agent, run: Agents.Run) => mode.provide(agent.run(run))
 
-  it.live("a re-dispatched task gets the conflicting files and the other side's diff", () =>
-    Effect.gen(function* () {
-      const root = yield* tempDirectory("handoffkit-agents-")
-      const conflict: Agents.Conflict = {
-        files: ["src/cli.ts", "test/cli.test.ts"],
-        theirs:
-          "--- a/src/cli.ts\n+++ b/src/cli.ts\n@@ -1 +1 @@\n-const verbose = false\n+const quiet = true\n",
-        previousBranch: "pool/add-flag/1"
-      }
-      const run = runIn(root, { attempt: 2, conflict })
-      yield* runAgent(Agents.command([node, Path.join(fixtures, "env.mjs")]), run)
-      const seen = recorded(run.directory)
-      assert.strictEqual(seen.variables.HANDOFFKIT_ATTEMPT, "2")
-      assert.strictEqual(seen.variables.HANDOFFKIT_CONFLICT_FILES, "src/cli.ts\ntest/cli.test.ts")
-      assert.strictEqual(
-        seen.variables.HANDOFFKIT_CONFLICT_FILE,
-        Path.join(root, "logs", "add-flag", "agent-2.conflict.md")
-      )
-      assert.include(seen.conflictFile!, "pool/add-flag/1")
-      assert.include(seen.conflictFile!, "- src/cli.ts\n- test/cli.test.ts\n")
-      assert.include(seen.conflictFile!, conflict.theirs)
-    })
-  )
-
-  it.live("a non-zero exit is AgentFailed reason exit, with the code and the last line", () =>
-    Effect.gen(function* () {
-      const root = yield* tempDirectory("handoffkit-agents-")
-      const run = runIn(root)
-      const error = yield* runAgent(
-        Agents.command([node, Path.join(fixtures, "env.mjs"), "4"], { name: "env" }),
-        run
-      ).pipe(Effect.flip)
-      assert.deepStrictEqual(
-        {
-          tag: error._tag,
-          reason: error.reason,
-          exitCode: error.exitCode,
-          agent: error.agent,
-          task: error.task
-        },
-        { tag: "AgentFailed", reason: "exit", exitCode: 4, agent: "env", task: "add-flag" }
-      )
-      assert.strictEqual(error.detail, "exited with code 4: a warning on stderr")
-      assert.strictEqual(error.logFile, run.logFile)
-      assert.include(error.message, `its output is in ${run.logFile}`)
-    })
-  )
-
-  it.live("a program or worktree that does not exist is AgentFailed reason spawn", () =>
-    Effect.gen(function* () {
-      const root = yield* tempDirectory("handoffkit-agents-")
-      const noProgram = yield* runAgent(Agents.command(["no-such-agent-cli", "--yes"]), runIn(root)).pipe(
-        Effect.flip
-      )
-      assert.deepStrictEqual([noProgram.reason, noProgram.exitCode], ["spawn", null])
-      assert.include(
-        noProgram.detail,
-        `"no-such-agent-cli" in ${Path.join(root, "worktree-0")}: no such program`
-      )
-      const gone = Path.join(root, "removed-worktree")
-      const run = runIn(root, { directory: gone })
-      Fs.rmSync(gone, { recursive: true })
-      const noDirectory = yield* runAgent(Agents.command([node, "-e", ""]), run).pipe(Effect.flip)
-      assert.strictEqual(noDirectory.reason, "spawn")
-      assert.include(noDirectory.detail, `in ${gone}: the directory does not exist`)
-    })
-  )
-
-  it.live(
-    "interrupted (the pool's timeout), a hanging agent's whole process group is killed and waited for",
-    () =>
+    it.live("it is started by this process, or by the fork server (a process of its own)", () =>
       Effect.gen(function* () {
         const root = yield* tempDirectory("handoffkit-agents-")
         const run = runIn(root)
-        const pidFile = Path.join(root, "pids")
-        // A shell that started a grandchild `sleep 300` and waits for it.
-        const agent = Agents.command(["sh", "-c", `echo $$ > ${pidFile}; sleep 300 & wait`])
-        const started = Date.now()
-        const result = yield* runAgent(agent, run).pipe(Effect.timeoutOption("300 millis"))
-        // From the timeout to the interrupt's completion: signalling the group and waiting until nothing runs.
-        const killMs = Date.now() - started - 300
-        assert.isTrue(Option.isNone(result))
-        const [pgid] = yield* pidsIn(pidFile, 1)
-        // When the interrupt completed, nothing of the group ran any more.
-        assert.deepStrictEqual(runningInGroup(pgid!), [])
-        assert.isBelow(killMs, 1_000, `the kill took ${killMs} ms`)
-        console.log(`Agents.command: killing an interrupted agent's group (sh + sleep 300) took ${killMs} ms`)
-        assert.match(
-          Fs.readFileSync(run.logFile, "utf8"),
-          /interrupted after \d+ ms: the process group was killed/
+        yield* runAgent(
+          Agents.command([node, "-e", "require('fs').writeFileSync('parent', String(process.ppid))"]),
+          run
         )
-        yield* eventually("the agent's process group to be empty", () =>
-          groupIsGone(pgid!) ? true : undefined
-        )
+        const parent = Number(Fs.readFileSync(Path.join(run.directory, "parent"), "utf8"))
+        if (mode.name === "direct") assert.strictEqual(parent, process.pid)
+        else assert.notStrictEqual(parent, process.pid)
       })
-  )
+    )
 
-  it.live("interrupted, a grandchild that ignores SIGTERM gets SIGKILL after the grace period", () =>
-    Effect.gen(function* () {
-      const root = yield* tempDirectory("handoffkit-agents-")
-      const run = runIn(root)
-      const agent = Agents.command([node, Path.join(fixtures, "tree.mjs"), "hang", "stubborn", "sleep"], {
-        env: { PIDS: Path.join(root, "pids") },
-        killGrace: "300 millis"
+    it.live("runs in the worktree with the run in its environment; its last line is the summary", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDirectory("handoffkit-agents-")
+        const run = runIn(root, { worker: 2, attempt: 1 })
+        const outcome = yield* runAgent(
+          Agents.command([node, Path.join(fixtures, "env.mjs")], {
+            env: { HANDOFFKIT_TASK_ID: "not this", EXTRA: "x" }
+          }),
+          run
+        )
+        assert.deepStrictEqual(outcome, { summary: "env agent: done", usage: undefined })
+        const seen = recorded(run.directory)
+        assert.strictEqual(seen.cwd, run.directory)
+        const promptFile = Path.join(root, "logs", "add-flag", "agent-1.prompt.md")
+        assert.deepStrictEqual(seen.variables, {
+          HANDOFFKIT_TASK_ID: "add-flag",
+          HANDOFFKIT_ATTEMPT: "1",
+          HANDOFFKIT_WORKER: "2",
+          HANDOFFKIT_WORKER_HOME: run.workerHome,
+          HANDOFFKIT_PROMPT: "Do add-flag.\nKeep it small.",
+          HANDOFFKIT_PROMPT_FILE: promptFile
+        })
+        assert.strictEqual(seen.promptFile, run.prompt)
+        assert.strictEqual(seen.conflictFile, null)
+        assert.strictEqual(seen.stdinBytes, 0)
+        const log = Fs.readFileSync(run.logFile, "utf8")
+        assert.include(log, "wrote run.json\n")
+        assert.include(log, "a warning on stderr\n")
       })
-      const started = Date.now()
-      const result = yield* runAgent(agent, run).pipe(Effect.timeoutOption("700 millis"))
-      const took = Date.now() - started
-      assert.isTrue(Option.isNone(result))
-      const [leader, stubborn] = yield* pidsIn(Path.join(root, "pids"), 3)
-      assert.deepStrictEqual(runningInGroup(leader!), [])
-      const proc = readProc(stubborn!)
-      assert.isTrue(proc === undefined || proc.state === "Z")
-      // 700 ms of run, then 300 ms of grace before SIGKILL.
-      assert.isAtLeast(took, 1_000)
-      assert.isBelow(took, 2_500)
-    })
-  )
-})
+    )
+
+    it.live("a re-dispatched task gets the conflicting files and the other side's diff", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDirectory("handoffkit-agents-")
+        const conflict: Agents.Conflict = {
+          files: ["src/cli.ts", "test/cli.test.ts"],
+          theirs:
+            "--- a/src/cli.ts\n+++ b/src/cli.ts\n@@ -1 +1 @@\n-const verbose = false\n+const quiet = true\n",
+          previousBranch: "pool/add-flag/1"
+        }
+        const run = runIn(root, { attempt: 2, conflict })
+        yield* runAgent(Agents.command([node, Path.join(fixtures, "env.mjs")]), run)
+        const seen = recorded(run.directory)
+        assert.strictEqual(seen.variables.HANDOFFKIT_ATTEMPT, "2")
+        assert.strictEqual(seen.variables.HANDOFFKIT_CONFLICT_FILES, "src/cli.ts\ntest/cli.test.ts")
+        assert.strictEqual(
+          seen.variables.HANDOFFKIT_CONFLICT_FILE,
+          Path.join(root, "logs", "add-flag", "agent-2.conflict.md")
+        )
+        assert.include(seen.conflictFile!, "pool/add-flag/1")
+        assert.include(seen.conflictFile!, "- src/cli.ts\n- test/cli.test.ts\n")
+        assert.include(seen.conflictFile!, conflict.theirs)
+      })
+    )
+
+    it.live("a non-zero exit is AgentFailed reason exit, with the code and the last line", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDirectory("handoffkit-agents-")
+        const run = runIn(root)
+        const error = yield* runAgent(
+          Agents.command([node, Path.join(fixtures, "env.mjs"), "4"], { name: "env" }),
+          run
+        ).pipe(Effect.flip)
+        assert.deepStrictEqual(
+          {
+            tag: error._tag,
+            reason: error.reason,
+            exitCode: error.exitCode,
+            agent: error.agent,
+            task: error.task
+          },
+          { tag: "AgentFailed", reason: "exit", exitCode: 4, agent: "env", task: "add-flag" }
+        )
+        assert.strictEqual(error.detail, "exited with code 4: a warning on stderr")
+        assert.strictEqual(error.logFile, run.logFile)
+        assert.include(error.message, `its output is in ${run.logFile}`)
+      })
+    )
+
+    it.live("a program or worktree that does not exist is AgentFailed reason spawn", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDirectory("handoffkit-agents-")
+        const noProgram = yield* runAgent(Agents.command(["no-such-agent-cli", "--yes"]), runIn(root)).pipe(
+          Effect.flip
+        )
+        assert.deepStrictEqual([noProgram.reason, noProgram.exitCode], ["spawn", null])
+        assert.include(
+          noProgram.detail,
+          `"no-such-agent-cli" in ${Path.join(root, "worktree-0")}: no such program`
+        )
+        const gone = Path.join(root, "removed-worktree")
+        const run = runIn(root, { directory: gone })
+        Fs.rmSync(gone, { recursive: true })
+        const noDirectory = yield* runAgent(Agents.command([node, "-e", ""]), run).pipe(Effect.flip)
+        assert.strictEqual(noDirectory.reason, "spawn")
+        assert.include(noDirectory.detail, `in ${gone}: the directory does not exist`)
+      })
+    )
+
+    it.live(
+      "interrupted (the pool's timeout), a hanging agent's whole process group is killed and waited for",
+      () =>
+        Effect.gen(function* () {
+          const root = yield* tempDirectory("handoffkit-agents-")
+          const run = runIn(root)
+          const pidFile = Path.join(root, "pids")
+          // A shell that started a grandchild `sleep 300` and waits for it.
+          const agent = Agents.command(["sh", "-c", `echo $$ > ${pidFile}; sleep 300 & wait`])
+          const started = Date.now()
+          const result = yield* runAgent(agent, run).pipe(Effect.timeoutOption("300 millis"))
+          // From the timeout to the interrupt's completion: signalling the group and waiting until nothing runs.
+          const killMs = Date.now() - started - 300
+          assert.isTrue(Option.isNone(result))
+          const [pgid] = yield* pidsIn(pidFile, 1)
+          // When the interrupt completed, nothing of the group ran any more.
+          assert.deepStrictEqual(runningInGroup(pgid!), [])
+          assert.isBelow(killMs, 1_000, `the kill took ${killMs} ms`)
+          console.log(
+            `Agents.command: killing an interrupted agent's group (sh + sleep 300) took ${killMs} ms`
+          )
+          assert.match(
+            Fs.readFileSync(run.logFile, "utf8"),
+            /interrupted after \d+ ms: the process group was killed/
+          )
+          yield* eventually("the agent's process group to be empty", () =>
+            groupIsGone(pgid!) ? true : undefined
+          )
+        })
+    )
+
+    it.live("interrupted, a grandchild that ignores SIGTERM gets SIGKILL after the grace period", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDirectory("handoffkit-agents-")
+        const run = runIn(root)
+        const agent = Agents.command([node, Path.join(fixtures, "tree.mjs"), "hang", "stubborn", "sleep"], {
+          env: { PIDS: Path.join(root, "pids") },
+          killGrace: "300 millis"
+        })
+        const started = Date.now()
+        const result = yield* runAgent(agent, run).pipe(Effect.timeoutOption("700 millis"))
+        const took = Date.now() - started
+        assert.isTrue(Option.isNone(result))
+        const [leader, stubborn] = yield* pidsIn(Path.join(root, "pids"), 3)
+        assert.deepStrictEqual(runningInGroup(leader!), [])
+        const proc = readProc(stubborn!)
+        assert.isTrue(proc === undefined || proc.state === "Z")
+        // 700 ms of run, then 300 ms of grace before SIGKILL.
+        assert.isAtLeast(took, 1_000)
+        assert.isBelow(took, 2_500)
+      })
+    )
+  })
 
 // -----------------------------------------------------------------------------
 // codex

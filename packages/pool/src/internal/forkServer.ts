@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import { Deferred, Effect, Option, Queue, Scope, Stream } from "effect"
+import { type Cause, Deferred, Effect, Option, Queue, Scope, Stream } from "effect"
 import * as ChildProcess from "effect/process/ChildProcess"
 import type { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import type { Failure, Output, Request } from "./gitRun.ts"
@@ -25,7 +25,10 @@ import { environmentOf, argvOf, signalGroup, killGrace } from "./gitRun.ts"
 /**
  * The server, as CommonJS source for `node -e`: one request per line on stdin (`{ i, file, args, cwd, env,
  * cap }`), for each a `{ i, pid }` line once started, then `{ i, code, signal, out, total, err }` (base64) once
- * it has exited and its output is read, or `{ i, error }` when it could not start. It exits when stdin ends.
+ * it has exited and its output is read, or `{ i, error }` when it could not start. A request with `stream`
+ * (an agent, a gate: see `launch`) gets its output as it comes instead: `{ i, o }` and `{ i, e }` chunks
+ * (base64), `{ i, oEnd }` and `{ i, eEnd }` when a pipe closes, `{ i, exit: [code, signal] }` when it exits.
+ * It exits when stdin ends.
  */
 export const source = String.raw`
 "use strict"
@@ -33,7 +36,32 @@ const { spawn } = require("node:child_process")
 const send = (message) => process.stdout.write(JSON.stringify(message) + "\n")
 const errCap = 65536
 let buffered = ""
+const launch = (r) => {
+  let child
+  try {
+    child = spawn(r.file, r.args, { cwd: r.cwd ?? undefined, env: r.env, detached: true, stdio: ["ignore", "pipe", "pipe"] })
+  } catch (e) {
+    send({ i: r.i, error: String((e && e.message) || e), code: (e && e.code) || null })
+    return
+  }
+  let started = false
+  child.on("error", (e) => {
+    if (started) return
+    started = true
+    send({ i: r.i, error: String((e && e.message) || e), code: (e && e.code) || null })
+  })
+  child.on("spawn", () => {
+    started = true
+    send({ i: r.i, pid: child.pid })
+  })
+  child.stdout.on("data", (chunk) => send({ i: r.i, o: chunk.toString("base64") }))
+  child.stderr.on("data", (chunk) => send({ i: r.i, e: chunk.toString("base64") }))
+  child.stdout.on("close", () => send({ i: r.i, oEnd: true }))
+  child.stderr.on("close", () => send({ i: r.i, eEnd: true }))
+  child.on("exit", (code, signal) => send({ i: r.i, exit: [code, signal] }))
+}
 const start = (r) => {
+  if (r.stream) return launch(r)
   let child
   let ended = false
   try {
@@ -113,12 +141,61 @@ type Reply =
       readonly err: string
     }
 
+/** What `launch` starts: an argv in a directory, with the whole environment it gets. */
+export interface LaunchRequest {
+  readonly file: string
+  readonly args: ReadonlyArray<string>
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+}
+
+/** A process `launch` started, leading a process group of its own (its pid is the group's id). */
+export interface Launched {
+  readonly pid: number
+  readonly stdout: Stream.Stream<Uint8Array>
+  readonly stderr: Stream.Stream<Uint8Array>
+  /** Its exit: the code, or the signal that ended it; fails when the server went away first. */
+  readonly exit: Effect.Effect<{ readonly exitCode: number | null; readonly signal: string | null }, Failure>
+}
+
+/** Why `launch` could not start a process: the spawn error's message and code (`ENOENT`, `EACCES`). */
+export interface LaunchFailure {
+  readonly message: string
+  readonly code: string | null
+}
+
 export interface ForkServer {
   /** Whether the server still runs (false once it exited: calls then fail at once). */
   readonly alive: () => boolean
   /** Runs git once through the server: the same contract as `gitRun.run`. */
   readonly run: (request: Request) => Effect.Effect<Output, Failure>
+  /**
+   * Starts a process through the server and returns once it runs, its output streamed back as it comes. It is
+   * the caller's to end (its group signalled from here by pid), as a detached direct spawn would be.
+   */
+  readonly launch: (request: LaunchRequest) => Effect.Effect<Launched, LaunchFailure>
 }
+
+interface Streaming {
+  readonly pid: Deferred.Deferred<number, LaunchFailure>
+  readonly stdout: Queue.Queue<Uint8Array, Cause.Done>
+  readonly stderr: Queue.Queue<Uint8Array, Cause.Done>
+  readonly exit: Deferred.Deferred<
+    { readonly exitCode: number | null; readonly signal: string | null },
+    Failure
+  >
+  /** Of its two pipes' ends and its exit, how many are still to come (the entry goes at 0). */
+  left: number
+}
+
+type StreamReply =
+  | { readonly i: number; readonly pid: number }
+  | { readonly i: number; readonly error: string; readonly code: string | null }
+  | { readonly i: number; readonly o: string }
+  | { readonly i: number; readonly e: string }
+  | { readonly i: number; readonly oEnd: true }
+  | { readonly i: number; readonly eEnd: true }
+  | { readonly i: number; readonly exit: readonly [number | null, string | null] }
 
 const decoder = new TextDecoder("utf-8")
 const fromBase64 = (text: string): Uint8Array => Buffer.from(text, "base64")
@@ -141,6 +218,7 @@ export const start = (
       )
       .pipe(Effect.mapError((error): Failure => ({ exitCode: null, stderr: String(error.message) })))
     const pending = new Map<number, Pending>()
+    const streaming = new Map<number, Streaming>()
     let next = 0
     let alive = true
     const ready = yield* Deferred.make<void, Failure>()
@@ -150,8 +228,24 @@ export const start = (
       alive = false
       const all = [...pending.values()]
       pending.clear()
-      return all
+      const launched = [...streaming.values()]
+      streaming.clear()
+      return { all, launched }
     }).pipe(
+      Effect.tap(({ launched }) =>
+        Effect.forEach(
+          launched,
+          (l) =>
+            Effect.all([
+              Deferred.fail(l.pid, { message: gone.stderr, code: null }),
+              Deferred.fail(l.exit, gone),
+              Queue.end(l.stdout),
+              Queue.end(l.stderr)
+            ]),
+          { discard: true }
+        )
+      ),
+      Effect.map(({ all }) => all),
       Effect.flatMap((all) =>
         Effect.forEach(all, (p) => Effect.andThen(Deferred.fail(p.pid, gone), Deferred.fail(p.done, gone)), {
           discard: true
@@ -160,9 +254,34 @@ export const start = (
       Effect.andThen(Deferred.fail(ready, gone))
     )
 
+    const onStreamReply = (i: number, l: Streaming, reply: StreamReply): Effect.Effect<void> => {
+      if ("pid" in reply) return Deferred.succeed(l.pid, reply.pid)
+      if ("error" in reply) {
+        streaming.delete(i)
+        return Effect.andThen(
+          Deferred.fail(l.pid, { message: reply.error, code: reply.code }),
+          Effect.all([Queue.end(l.stdout), Queue.end(l.stderr)])
+        )
+      }
+      if ("o" in reply) return Queue.offer(l.stdout, fromBase64(reply.o))
+      if ("e" in reply) return Queue.offer(l.stderr, fromBase64(reply.e))
+      // Its pipes may outlive it (a grandchild holds them): the entry goes once both closed and it exited.
+      const settled = Effect.sync(() => {
+        if (--l.left === 0) streaming.delete(i)
+      })
+      if ("oEnd" in reply) return Effect.andThen(Queue.end(l.stdout), settled)
+      if ("eEnd" in reply) return Effect.andThen(Queue.end(l.stderr), settled)
+      return Effect.andThen(
+        Deferred.succeed(l.exit, { exitCode: reply.exit[0], signal: reply.exit[1] }),
+        settled
+      )
+    }
+
     const onReply = (reply: Reply) =>
       Effect.suspend(() => {
         if ("ready" in reply) return Deferred.succeed(ready, undefined)
+        const l = streaming.get(reply.i)
+        if (l !== undefined) return onStreamReply(reply.i, l, reply as StreamReply)
         const p = pending.get(reply.i)
         if (p === undefined) return Effect.void
         if ("pid" in reply) return Deferred.succeed(p.pid, reply.pid)
@@ -250,5 +369,34 @@ export const start = (
         })
       )
 
-    return { alive: () => alive, run }
+    const launch = (request: LaunchRequest): Effect.Effect<Launched, LaunchFailure> =>
+      Effect.uninterruptible(
+        Effect.gen(function* () {
+          if (!alive) return yield* Effect.fail({ message: gone.stderr, code: null })
+          const i = next++
+          const l: Streaming = {
+            pid: yield* Deferred.make<number, LaunchFailure>(),
+            stdout: yield* Queue.unbounded<Uint8Array, Cause.Done>(),
+            stderr: yield* Queue.unbounded<Uint8Array, Cause.Done>(),
+            exit: yield* Deferred.make<
+              { readonly exitCode: number | null; readonly signal: string | null },
+              Failure
+            >(),
+            left: 3
+          }
+          streaming.set(i, l)
+          const line = JSON.stringify({ i, stream: true, ...request })
+          yield* Queue.offer(lines, `${line}\n`)
+          // Uninterruptible until it runs: once its pid is known here, the caller can always end it.
+          const pid = yield* Deferred.await(l.pid)
+          return {
+            pid,
+            stdout: Stream.fromQueue(l.stdout),
+            stderr: Stream.fromQueue(l.stderr),
+            exit: Deferred.await(l.exit)
+          }
+        })
+      )
+
+    return { alive: () => alive, run, launch }
   })

@@ -15,6 +15,9 @@ import { Journal, replay, type Draft, type TaskState } from "../Journal.ts"
 import * as Plan from "../Plan.ts"
 import type * as Task from "../Task.ts"
 import * as Pool from "../Pool.ts"
+import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+import * as forkServer from "./forkServer.ts"
+import * as Process from "./process.ts"
 import { killStrays } from "./strays.ts"
 import * as Train from "./train.ts"
 
@@ -65,7 +68,29 @@ const branchOf = (task: string, attempt: number) => `handoffkit/${task}/${attemp
 const workerName = (index: number) => `pool/worker-${index}`
 const jobId = (task: string, attempt: number) => `pool:${task}:${attempt}:job`
 const readyId = (task: string, attempt: number) => `pool:${task}:${attempt}:ready`
-export const run = Effect.fnUntraced(function* (config: Pool.Resolved) {
+/**
+ * `runWith`, its agents and gates started from a fork server (`process.Launcher`): it boots beside the run's
+ * first steps, and until it is up (or if it dies) they are spawned directly.
+ */
+export const run = (config: Pool.Resolved) =>
+  Effect.gen(function* () {
+    const spawner = yield* ChildProcessSpawner
+    let server: forkServer.ForkServer | undefined
+    yield* Effect.forkScoped(
+      forkServer.start(spawner).pipe(
+        Effect.tap((started) => Effect.sync(() => (server = started))),
+        Effect.ignore
+      )
+    )
+    return yield* runWith(config).pipe(
+      Effect.provideService(Process.Launcher, {
+        alive: () => server !== undefined && server.alive(),
+        launch: (request) => server!.launch(request)
+      })
+    )
+  }).pipe(Effect.scoped)
+
+const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const journal = yield* Journal
   const tracer = yield* Tracer.CurrentTracer
   const repo = config.repo

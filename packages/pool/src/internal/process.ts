@@ -15,10 +15,11 @@
  */
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
-import { Duration, Effect, Fiber, Option, Schema, Scope, Stream } from "effect"
+import { Context, Duration, Effect, Fiber, Option, Schema, Scope, Stream } from "effect"
 import * as FileSystem from "effect/FileSystem"
 import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+import type * as ForkServer from "./forkServer.ts"
 
 /** A command that could not be started: no such program, no such directory, or no log file. */
 export class SpawnFailed extends Schema.TaggedError<SpawnFailed>()("SpawnFailed", {
@@ -64,6 +65,26 @@ const drainWait = Duration.seconds(1)
 
 /** How long to wait for processes to disappear after SIGKILL (they cannot refuse it; this bounds a D state). */
 const killWaitMillis = 2_000
+
+/**
+ * Where `runLogged` starts its commands: through a fork server (`forkServer.launch`) while one runs, else
+ * with Node's spawner directly. `Pool.run` sets it for its agents and gates: a spawn from the pool's large
+ * process costs milliseconds of the thread every worker shares, one from the server a fraction of that.
+ */
+export const Launcher = Context.Reference<
+  { readonly alive: () => boolean; readonly launch: ForkServer.ForkServer["launch"] } | undefined
+>("@handoffkit/pool/internal/process/Launcher", { defaultValue: () => undefined })
+
+/** The environment `runLogged` gives a command: this process's, with `env` added (undefined: removed). */
+const environmentOf = (env: Options["env"]): Record<string, string> => {
+  const all: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) all[key] = value
+  for (const [key, value] of Object.entries(env ?? {})) {
+    if (value === undefined) delete all[key]
+    else all[key] = value
+  }
+  return all
+}
 
 export const runLogged = (
   options: Options
@@ -122,27 +143,62 @@ export const runLogged = (
         // an orphaned grandchild that died stays a zombie until pid 1 reaps it (up to two seconds on some hosts,
         // never under an init that does not reap), and each kill would wait for that. So the handle lives in a
         // scope that is never closed, and `terminate` does the killing, with zombies counted as gone.
+        const launcher = yield* Launcher
+        const launched =
+          launcher !== undefined && launcher.alive()
+            ? yield* launcher
+                .launch({ file: program, args: options.argv.slice(1), cwd, env: environmentOf(options.env) })
+                .pipe(
+                  Effect.mapError((error) =>
+                    failed(Fs.existsSync(cwd) ? launchProblem(error) : "the directory does not exist")
+                  ),
+                  Effect.tapError((error) => note(error.message))
+                )
+            : undefined
         const spawnScope = yield* Scope.make()
-        const handle = yield* spawner
-          .spawn(
-            ChildProcess.make(program, options.argv.slice(1), {
-              cwd,
-              ...(options.env === undefined ? {} : { env: { ...options.env } }),
-              extendEnv: true,
-              detached: true,
-              stdin: "ignore",
-              stdout: "pipe",
-              stderr: "pipe",
-              forceKillAfter: grace
-            })
-          )
-          .pipe(
-            Scope.provide(spawnScope),
-            Effect.mapError((error) =>
-              failed(Fs.existsSync(cwd) ? spawnProblem(error) : "the directory does not exist")
-            ),
-            Effect.tapError((error) => note(error.message))
-          )
+        const direct = Effect.suspend(() =>
+          spawner
+            .spawn(
+              ChildProcess.make(program, options.argv.slice(1), {
+                cwd,
+                ...(options.env === undefined ? {} : { env: { ...options.env } }),
+                extendEnv: true,
+                detached: true,
+                stdin: "ignore",
+                stdout: "pipe",
+                stderr: "pipe",
+                forceKillAfter: grace
+              })
+            )
+            .pipe(
+              Scope.provide(spawnScope),
+              Effect.mapError((error) =>
+                failed(Fs.existsSync(cwd) ? spawnProblem(error) : "the directory does not exist")
+              ),
+              Effect.tapError((error) => note(error.message)),
+              Effect.map((spawned) => ({
+                pid: spawned.pid,
+                stdout: spawned.stdout,
+                stderr: spawned.stderr,
+                exit: spawned.exitCode.pipe(
+                  Effect.map((code): { exitCode: number | null; signal: string | null } => ({
+                    exitCode: code,
+                    signal: null
+                  })),
+                  Effect.catch((error) => Effect.succeed({ exitCode: null, signal: signalOf(error) }))
+                )
+              }))
+            )
+        )
+        const handle =
+          launched === undefined
+            ? yield* direct
+            : {
+                ...launched,
+                exit: launched.exit.pipe(
+                  Effect.catch(() => Effect.succeed({ exitCode: null, signal: "unknown" }))
+                )
+              }
         const pid = handle.pid
         running.pid = pid
         // Not a child of this fiber: an interrupted run still logs what the group says while it is killed. The
@@ -174,13 +230,7 @@ export const runLogged = (
           return { ...exited, timedOut, pid, durationMs }
         }
 
-        const exit = handle.exitCode.pipe(
-          Effect.map((code): { exitCode: number | null; signal: string | null } => ({
-            exitCode: code,
-            signal: null
-          })),
-          Effect.catch((error) => Effect.succeed({ exitCode: null, signal: signalOf(error) }))
-        )
+        const exit = handle.exit
         if (options.timeout === undefined) return result(yield* exit, false)
         const inTime = yield* Effect.timeoutOption(exit, options.timeout)
         if (Option.isSome(inTime)) return result(inTime.value, false)
@@ -208,6 +258,12 @@ const keepTail = (tail: Uint8Array, chunk: Uint8Array): Uint8Array => {
   out.set(tail.subarray(tail.length - keep), 0)
   out.set(chunk, keep)
   return out
+}
+
+const launchProblem = (error: ForkServer.LaunchFailure): string => {
+  if (error.code === "ENOENT") return "no such program (ENOENT)"
+  if (error.code === "EACCES") return "the program is not executable (EACCES)"
+  return error.message
 }
 
 const spawnProblem = (error: { readonly message: string; readonly cause?: unknown }): string => {
