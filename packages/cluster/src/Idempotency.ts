@@ -21,7 +21,9 @@
  * - Order: `backlog` lists the messages stored for an actor before the one being handled and not handled
  *   yet. The cluster reads stored messages in the order they were stored, but a message claimed by a runner
  *   that was losing its shard can be left behind while later ones reach the new owner; handling the backlog
- *   first keeps every sender's order (see `ClusterActors`).
+ *   first keeps every sender's order (see `ClusterActors`). `stale` lists messages claimed long ago and
+ *   still not processed, so a runner can have the cluster read again one it left behind with no later
+ *   message of its entity to catch it up (the cluster itself re-reads a claim after ten minutes).
  * - Not covered: effects outside the database (an HTTP call, a model request, a file). They run again when
  *   the message is redelivered before its transaction committed; make them idempotent by the envelope id.
  *
@@ -97,6 +99,27 @@ export interface StoredAt {
 }
 
 /**
+ * A stored message claimed by a read long ago and not processed: its request id and its shard
+ * (`ShardId.toString` form).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * const claim: Idempotency.Claim = { requestId: "7", shardId: "default:3" }
+ * console.log(claim.shardId) // "default:3"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Claim {
+  readonly requestId: string
+  readonly shardId: string
+}
+
+/**
  * The idempotency service.
  *
  * **Details**
@@ -104,7 +127,8 @@ export interface StoredAt {
  * `run(envelope, handling, reply)` runs `handling` unless `envelope.id` was handled before; `reply()` is read
  * after `handling` succeeded and stored with the id. `backlog(at)` lists, in the order they were stored,
  * the messages of the same entity stored before the one at `at` whose envelope ids were not handled yet
- * (always empty in memory, where the cluster cannot leave one behind).
+ * (always empty in memory, where the cluster cannot leave one behind). `stale(entityType, olderThan)` lists
+ * that entity type's unprocessed requests whose last read is older than `olderThan` (empty in memory).
  *
  * **Example**
  *
@@ -137,6 +161,7 @@ export class Idempotency extends Context.Service<
       reply: () => unknown
     ) => Effect.Effect<Result, E, R>
     readonly backlog: (at: StoredAt) => Effect.Effect<ReadonlyArray<Stored>>
+    readonly stale: (entityType: string, olderThan: Duration.Duration) => Effect.Effect<ReadonlyArray<Claim>>
   }
 >()("@handoffkit/cluster/Idempotency") {}
 
@@ -169,7 +194,8 @@ export const layerMemory: Layer.Layer<Idempotency> = Layer.sync(Idempotency, () 
           return { outcome: "handled", reply: value } satisfies Result
         })
       }),
-    backlog: () => Effect.succeed([])
+    backlog: () => Effect.succeed([]),
+    stale: () => Effect.succeed([])
   })
 })
 
@@ -263,6 +289,16 @@ export const layerSql = (options?: {
             Effect.map((rows) =>
               rows.map((row) => ({ requestId: row.request_id, payload: JSON.parse(row.payload) as unknown }))
             )
+          ),
+        stale: (entityType, olderThan) =>
+          retrying(
+            sql<{ readonly request_id: string; readonly shard_id: string }>`
+              SELECT m.id::text AS request_id, m.shard_id FROM ${sql(messages)} m
+              WHERE m.processed = FALSE AND m.kind = 0 AND m.entity_type = ${entityType}
+                AND m.last_read < now() - make_interval(secs => ${Duration.toSeconds(olderThan)})
+              ORDER BY m.rowid LIMIT 1000`
+          ).pipe(
+            Effect.map((rows) => rows.map((row) => ({ requestId: row.request_id, shardId: row.shard_id })))
           ),
         run: <E, R>(
           envelope: Envelope.Envelope<unknown>,

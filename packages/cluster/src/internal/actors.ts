@@ -11,7 +11,7 @@
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Schema, Scope } from "effect"
 import type * as Entity from "effect/cluster/Entity"
 import * as MessageStorage from "effect/cluster/MessageStorage"
-import type { Sharding } from "effect/cluster/Sharding"
+import { Sharding } from "effect/cluster/Sharding"
 import * as ShardId from "effect/cluster/ShardId"
 import * as Snowflake from "effect/cluster/Snowflake"
 import { Actor, Envelope, Registry } from "@handoffkit/core"
@@ -67,6 +67,9 @@ interface ReplySlot extends Registry.Recipient {
 }
 const isReplySlot = (recipient: Registry.Recipient | undefined): recipient is ReplySlot =>
   recipient !== undefined && "fail" in recipient
+
+// How long a claimed message may stay unprocessed before a runner holding its shard has it read again.
+const staleAfter = Duration.seconds(10)
 
 // How long a delivery keeps retrying while the cluster's storage is unreachable (a database restart).
 const sendRetry = Schedule.spaced("200 millis").pipe(
@@ -311,6 +314,23 @@ export const layer = (
               )
             }
           })
+        // A message left behind with no later message of its entity to catch it up would wait for the
+        // cluster's ten-minute re-read: claims this long unprocessed on shards held here are read again
+        // (a message still queued here is recognised by the cluster and skipped).
+        if (Option.isSome(storage)) {
+          const sharding = yield* Sharding
+          yield* idempotency!.stale(ActorEntity.type, staleAfter).pipe(
+            Effect.flatMap((claims) => {
+              const mine = claims.filter((claim) => sharding.hasShardId(ShardId.fromString(claim.shardId)))
+              return mine.length === 0
+                ? Effect.void
+                : storage.value.resetRequests(mine.map((claim) => Snowflake.Snowflake(claim.requestId)))
+            }),
+            Effect.ignore,
+            Effect.repeat(Schedule.spaced(staleAfter)),
+            Effect.forkIn(scope)
+          )
+        }
         const handlers = ActorEntity.toLayer(
           ActorEntity.of({
             deliver: (request) =>
