@@ -20,7 +20,12 @@
  * - Every message keeps its envelope id; a message sent while handling another gets an id made from that
  *   one's (`<causation id>.<n>`), so a behaviour re-run after a crash sends the same ids and the cluster
  *   stores each once. Each handling runs through `Idempotency`: a redelivered message is not handled twice.
- * - Message order per sender is kept: an entity handles one message at a time, in the order stored.
+ * - Message order per sender is kept: an entity handles one message at a time, in the order stored. A
+ *   runner that was losing a shard can leave a claimed message behind while later ones reach the new
+ *   owner; before each message the handler looks for messages of its entity stored earlier and not yet
+ *   handled (`Idempotency.backlog`), handles those first, and has the cluster read them again (they are
+ *   duplicates by then). A sender's sends are ordered when each is stored before the next is sent (a
+ *   `send` completes once stored).
  * - Payloads cross processes: they must be JSON values (`Schema.Json`).
  * - An actor's private state (a `stateful` actor's state, a closure) lives in the process that handles it:
  *   when its shard moves to another runner, the actor there starts from its own initial state. State that

@@ -18,6 +18,12 @@
  *   skipped; the reply recorded with it is returned again, so an `ask` still gets its answer.
  * - A transaction that fails for a database error (a connection lost, PostgreSQL restarting) rolls back and
  *   is retried, with the same id, until the database answers again (`retry`, default up to 2 minutes).
+ * - Order: `backlog` lists the messages stored for an actor before the one being handled and not handled
+ *   yet. The cluster reads stored messages in the order they were stored, but a message claimed by a runner
+ *   that was losing its shard can be left behind while later ones reach the new owner; handling the backlog
+ *   first keeps every sender's order (see `ClusterActors`). `stale` lists messages claimed long ago and
+ *   still not processed, so a runner can have the cluster read again one it left behind with no later
+ *   message of its entity to catch it up (the cluster itself re-reads a claim after ten minutes).
  * - Not covered: effects outside the database (an HTTP call, a model request, a file). They run again when
  *   the message is redelivered before its transaction committed; make them idempotent by the envelope id.
  *
@@ -50,12 +56,79 @@ export interface Result {
 }
 
 /**
+ * A stored message the cluster has not reported processed: its request id (the cluster's) and its stored
+ * `deliver` payload (`{ envelope }`, an encoded envelope).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * const stored: Idempotency.Stored = { requestId: "7", payload: { envelope: { id: "m-1" } } }
+ * console.log(stored.requestId) // "7"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stored {
+  readonly requestId: string
+  readonly payload: unknown
+}
+
+/**
+ * Where a message being handled was stored: its entity and the cluster's request id.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * const at: Idempotency.StoredAt = { shardId: "default:3", entityType: "HandoffKitActor", entityId: "a", requestId: "7" }
+ * console.log(at.entityId) // "a"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoredAt {
+  readonly shardId: string
+  readonly entityType: string
+  readonly entityId: string
+  readonly requestId: string
+}
+
+/**
+ * A stored message claimed by a read long ago and not processed: its request id and its shard
+ * (`ShardId.toString` form).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Idempotency } from "@handoffkit/cluster"
+ *
+ * const claim: Idempotency.Claim = { requestId: "7", shardId: "default:3" }
+ * console.log(claim.shardId) // "default:3"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Claim {
+  readonly requestId: string
+  readonly shardId: string
+}
+
+/**
  * The idempotency service.
  *
  * **Details**
  *
  * `run(envelope, handling, reply)` runs `handling` unless `envelope.id` was handled before; `reply()` is read
- * after `handling` succeeded and stored with the id.
+ * after `handling` succeeded and stored with the id. `backlog(at)` lists, in the order they were stored,
+ * the messages of the same entity stored before the one at `at` whose envelope ids were not handled yet
+ * (always empty in memory, where the cluster cannot leave one behind). `stale(entityType, olderThan)` lists
+ * that entity type's unprocessed requests whose last read is older than `olderThan` (empty in memory).
  *
  * **Example**
  *
@@ -87,6 +160,8 @@ export class Idempotency extends Context.Service<
       handling: Effect.Effect<void, E, R>,
       reply: () => unknown
     ) => Effect.Effect<Result, E, R>
+    readonly backlog: (at: StoredAt) => Effect.Effect<ReadonlyArray<Stored>>
+    readonly stale: (entityType: string, olderThan: Duration.Duration) => Effect.Effect<ReadonlyArray<Claim>>
   }
 >()("@handoffkit/cluster/Idempotency") {}
 
@@ -118,7 +193,9 @@ export const layerMemory: Layer.Layer<Idempotency> = Layer.sync(Idempotency, () 
           handled.set(envelope.id, value)
           return { outcome: "handled", reply: value } satisfies Result
         })
-      })
+      }),
+    backlog: () => Effect.succeed([]),
+    stale: () => Effect.succeed([])
   })
 })
 
@@ -172,6 +249,8 @@ const isTransient = (error: unknown): boolean => isSqlError(error) && !permanent
 export const layerSql = (options?: {
   /** How long to keep retrying a transaction while the database is unreachable; default 2 minutes. */
   readonly retryFor?: Duration.Input | undefined
+  /** The cluster's message table (`SqlMessageStorage`'s, with its prefix); default `cluster_messages`. */
+  readonly messagesTable?: string | undefined
 }): Layer.Layer<Idempotency, SqlError, SqlClient> =>
   Layer.effect(
     Idempotency,
@@ -187,7 +266,40 @@ export const layerSql = (options?: {
       const retry = Schedule.spaced("100 millis").pipe(
         Schedule.while(({ elapsed }) => Duration.isLessThan(Duration.millis(elapsed), retryFor))
       )
+      const messages = options?.messagesTable ?? "cluster_messages"
+      const retrying = <A>(effect: Effect.Effect<A, SqlError>): Effect.Effect<A> =>
+        effect.pipe(
+          Effect.retry({ while: isTransient, schedule: retry }),
+          Effect.catchIf(isSqlError, (error) => Effect.die(error))
+        )
       return Idempotency.of({
+        // Requests (kind 0) of the entity, not reported processed, stored before `at`, whose envelope id has
+        // no record here. The shard filter uses the cluster's (shard_id, processed, ...) index.
+        backlog: (at) =>
+          retrying(
+            sql<{ readonly request_id: string; readonly payload: string }>`
+              SELECT m.id::text AS request_id, m.payload FROM ${sql(messages)} m
+              WHERE m.shard_id = ${at.shardId} AND m.processed = FALSE AND m.kind = 0
+                AND m.entity_type = ${at.entityType} AND m.entity_id = ${at.entityId}
+                AND m.rowid < (SELECT c.rowid FROM ${sql(messages)} c WHERE c.id = ${at.requestId}::bigint)
+                AND NOT EXISTS (SELECT 1 FROM ${sql(table)} h
+                  WHERE h.message_id = (m.payload::jsonb -> 'envelope' ->> 'id'))
+              ORDER BY m.rowid`
+          ).pipe(
+            Effect.map((rows) =>
+              rows.map((row) => ({ requestId: row.request_id, payload: JSON.parse(row.payload) as unknown }))
+            )
+          ),
+        stale: (entityType, olderThan) =>
+          retrying(
+            sql<{ readonly request_id: string; readonly shard_id: string }>`
+              SELECT m.id::text AS request_id, m.shard_id FROM ${sql(messages)} m
+              WHERE m.processed = FALSE AND m.kind = 0 AND m.entity_type = ${entityType}
+                AND m.last_read < now() - make_interval(secs => ${Duration.toSeconds(olderThan)})
+              ORDER BY m.rowid LIMIT 1000`
+          ).pipe(
+            Effect.map((rows) => rows.map((row) => ({ requestId: row.request_id, shardId: row.shard_id })))
+          ),
         run: <E, R>(
           envelope: Envelope.Envelope<unknown>,
           handling: Effect.Effect<void, E, R>,

@@ -8,9 +8,13 @@
  * and completes the wait); the result carries the reply, if the message was an ask.
  * @internal
  */
-import { Cause, Deferred, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
-import type { Sharding } from "effect/cluster/Sharding"
-import { Actor, type Envelope, Registry } from "@handoffkit/core"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Schema, Scope } from "effect"
+import type * as Entity from "effect/cluster/Entity"
+import * as MessageStorage from "effect/cluster/MessageStorage"
+import { Sharding } from "effect/cluster/Sharding"
+import * as ShardId from "effect/cluster/ShardId"
+import * as Snowflake from "effect/cluster/Snowflake"
+import { Actor, Envelope, Registry } from "@handoffkit/core"
 import * as envelopes from "@handoffkit/core/internal/envelope"
 import type {
   ActorEntity as ActorEntityType,
@@ -40,6 +44,16 @@ export const encode = (env: Envelope.Envelope<unknown>): Encoded => {
 export const decode = (e: Encoded): Envelope.Envelope<unknown> =>
   envelopes.make(e.from, e.to, e.payload, e.sentAt, e.causationId, e.correlationId, e.replyTo, e.id)
 
+const decodeStoredPayload = Schema.decodeUnknownOption(
+  Schema.Struct({ envelope: Envelope.schema(Schema.Json) })
+)
+
+/** A stored `deliver` payload as an envelope; undefined when it is not one. @internal */
+export const decodeStored = (payload: unknown): Envelope.Envelope<unknown> | undefined => {
+  const decoded = decodeStoredPayload(payload)
+  return Option.isSome(decoded) ? decode(decoded.value.envelope as Encoded) : undefined
+}
+
 interface Pending {
   readonly done: Deferred.Deferred<
     { readonly outcome: "handled" | "duplicate"; readonly reply: unknown },
@@ -53,6 +67,9 @@ interface ReplySlot extends Registry.Recipient {
 }
 const isReplySlot = (recipient: Registry.Recipient | undefined): recipient is ReplySlot =>
   recipient !== undefined && "fail" in recipient
+
+// How long a claimed message may stay unprocessed before a runner holding its shard has it read again.
+const staleAfter = Duration.seconds(10)
 
 // How long a delivery keeps retrying while the cluster's storage is unreachable (a database restart).
 const sendRetry = Schedule.spaced("200 millis").pipe(
@@ -239,38 +256,87 @@ export const layer = (
       })
 
       if (serve) {
+        const storage = yield* Effect.serviceOption(MessageStorage.MessageStorage)
+        // Hands one envelope to the actor spawned here at its address and waits until it has handled it.
+        const handOver = (env: Envelope.Envelope<unknown>) =>
+          Effect.gen(function* () {
+            const recipient = yield* awaitLocal(env.to)
+            const entry: Pending = { done: Deferred.makeUnsafe(), reply: null }
+            pending.set(env.id, entry)
+            if (env.replyTo !== undefined) captures.set(env.replyTo, entry)
+            yield* Effect.mapError(recipient.deliver(env), (error) => undeliverable(env.to, error.reason))
+            // The actor may stop before it takes the message: then it is gone from `locals`.
+            const stopped = Effect.repeat(
+              Effect.suspend(() =>
+                locals.get(env.to) === recipient
+                  ? Effect.void
+                  : Effect.fail(undeliverable(env.to, "the actor stopped before handling it"))
+              ),
+              Schedule.spaced("1 second")
+            )
+            const result = yield* Effect.raceFirst(
+              Deferred.await(entry.done),
+              Effect.flatMap(stopped, () => Effect.never)
+            )
+            return { outcome: result.outcome, reply: result.reply as Encoded | null }
+          }).pipe(
+            Effect.ensuring(
+              Effect.sync(() => {
+                pending.delete(env.id)
+                if (env.replyTo !== undefined) captures.delete(env.replyTo)
+              })
+            )
+          )
+        // Messages of this entity stored before this one and not handled yet (a runner that was losing the
+        // shard claimed them and left them behind): handled first, in the order they were stored, so every
+        // sender's order holds; then the cluster is told to read them again, and finds them handled.
+        const catchUp = (request: Entity.Request<any>) =>
+          Effect.gen(function* () {
+            const address = request.address
+            const backlog = yield* idempotency!.backlog({
+              shardId: ShardId.toString(address.shardId),
+              entityType: address.entityType,
+              entityId: address.entityId,
+              requestId: String(request.requestId)
+            })
+            if (backlog.length === 0) return
+            yield* Effect.logWarning("handling messages left behind in storage before this one").pipe(
+              Effect.annotateLogs({ address: address.entityId, count: backlog.length })
+            )
+            for (const stored of backlog) {
+              const earlier = decodeStored(stored.payload)
+              // A failed behaviour is not recorded: the cluster delivers that message again later.
+              if (earlier !== undefined) yield* Effect.ignore(handOver(earlier))
+            }
+            if (Option.isSome(storage)) {
+              yield* Effect.ignore(
+                storage.value.resetRequests(backlog.map((stored) => Snowflake.Snowflake(stored.requestId)))
+              )
+            }
+          })
+        // A message left behind with no later message of its entity to catch it up would wait for the
+        // cluster's ten-minute re-read: claims this long unprocessed on shards held here are read again
+        // (a message still queued here is recognised by the cluster and skipped).
+        if (Option.isSome(storage)) {
+          const sharding = yield* Sharding
+          yield* idempotency!.stale(ActorEntity.type, staleAfter).pipe(
+            Effect.flatMap((claims) => {
+              const mine = claims.filter((claim) => sharding.hasShardId(ShardId.fromString(claim.shardId)))
+              return mine.length === 0
+                ? Effect.void
+                : storage.value.resetRequests(mine.map((claim) => Snowflake.Snowflake(claim.requestId)))
+            }),
+            Effect.ignore,
+            Effect.repeat(Schedule.spaced(staleAfter)),
+            Effect.forkIn(scope)
+          )
+        }
         const handlers = ActorEntity.toLayer(
           ActorEntity.of({
-            deliver: ({ payload }) =>
-              Effect.gen(function* () {
-                const env = decode(payload.envelope as Encoded)
-                const recipient = yield* awaitLocal(env.to)
-                const entry: Pending = { done: Deferred.makeUnsafe(), reply: null }
-                pending.set(env.id, entry)
-                if (env.replyTo !== undefined) captures.set(env.replyTo, entry)
-                yield* Effect.mapError(recipient.deliver(env), (error) => undeliverable(env.to, error.reason))
-                // The actor may stop before it takes the message: then it is gone from `locals`.
-                const stopped = Effect.repeat(
-                  Effect.suspend(() =>
-                    locals.get(env.to) === recipient
-                      ? Effect.void
-                      : Effect.fail(undeliverable(env.to, "the actor stopped before handling it"))
-                  ),
-                  Schedule.spaced("1 second")
-                )
-                const result = yield* Effect.raceFirst(
-                  Deferred.await(entry.done),
-                  Effect.flatMap(stopped, () => Effect.never)
-                )
-                return { outcome: result.outcome, reply: result.reply as Encoded | null }
-              }).pipe(
-                Effect.ensuring(
-                  Effect.sync(() => {
-                    const env = payload.envelope as Encoded
-                    pending.delete(env.id)
-                    if (env.replyTo !== undefined) captures.delete(env.replyTo)
-                  })
-                )
+            deliver: (request) =>
+              Effect.andThen(
+                catchUp(request as Entity.Request<any>),
+                handOver(decode(request.payload.envelope as Encoded))
               ) as any
           }),
           { concurrency: 1 }
