@@ -17,7 +17,8 @@
  *   A second delivery of the same id finds the row (or waits on it while the first is in flight) and is
  *   skipped; the reply recorded with it is returned again, so an `ask` still gets its answer.
  * - A transaction that fails for a database error (a connection lost, PostgreSQL restarting) rolls back and
- *   is retried, with the same id, until the database answers again (`retry`, default up to 2 minutes).
+ *   is retried, with the same id, until the database answers again (`retry`, default up to 2 minutes); also
+ *   when the behaviour turned that error into a defect (`Effect.orDie` on its own SQL).
  * - Not covered: effects outside the database (an HTTP call, a model request, a file). They run again when
  *   the message is redelivered before its transaction committed; make them idempotent by the envelope id.
  *
@@ -214,6 +215,11 @@ export const layerSql = (options?: {
               })
             )
             .pipe(
+              // A behaviour that turned its own SQL error into a defect (`Effect.orDie`) rolled back with the
+              // transaction all the same: a lost connection there is as retryable as one in the claim.
+              Effect.catchDefect((defect) =>
+                isTransient(defect) ? Effect.fail(defect as SqlError) : Effect.die(defect)
+              ),
               // Database errors that may pass are retried: the transaction rolled back, so nothing of it happened.
               Effect.retry({ while: isTransient, schedule: retry }),
               Effect.catchIf(isSqlError, (error) => Effect.die(error))
