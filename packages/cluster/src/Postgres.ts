@@ -209,7 +209,7 @@ export const embedded = (options?: {
 
 /**
  * The pids of embedded servers still running from folders under `root` (by their command line), so a test
- * suite can check that it left none behind.
+ * suite can check that it left none behind. Only the servers (postmasters): not the processes they fork.
  *
  * **Example**
  *
@@ -244,5 +244,18 @@ export const leftovers = (root: string = Os.tmpdir()): ReadonlyArray<number> => 
     const d = args.indexOf("-D")
     if (d >= 0 && (args[d + 1] ?? "").startsWith(prefix)) pids.push(Number(entry))
   }
-  return pids
+  // A child the server has just forked (its checkpointer, a backend) shows the server's command line until it
+  // renames itself: only the servers count, not their children.
+  const found = new Set(pids)
+  return pids.filter((pid) => !found.has(parentOf(pid)))
+}
+
+// The parent pid, from /proc/<pid>/stat: "pid (comm) state ppid ...", comm may hold spaces and parentheses.
+const parentOf = (pid: number): number => {
+  try {
+    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+  } catch {
+    return -1
+  }
 }
