@@ -15,6 +15,7 @@ import { TraceMerge } from "@handoffkit/core"
 import { ClusterRunner } from "@handoffkit/cluster"
 import { testDatabase } from "./fixture/pg.ts"
 import { startRunner } from "./fixture/processes.ts"
+import { awaitShardsSettled } from "./fixture/shards.ts"
 import { drive, expected, items, reviewers, rounds } from "./fixture/topology.ts"
 
 describe("one trace across processes", () => {
@@ -33,6 +34,8 @@ describe("one trace across processes", () => {
         const second = yield* startRunner({ mode: "topology", pgUrl: db.url, lockExpiry, env }).pipe(
           Scope.provide(runners)
         )
+        // The join keeps its rounds in memory: drive it only once the rebalance to the second runner is over.
+        yield* awaitShardsSettled(db.url)
         const client = ClusterRunner.layerClient.pipe(
           Layer.provide(
             ConfigProvider.layer(
@@ -49,11 +52,26 @@ describe("one trace across processes", () => {
         const sql = yield* PgClient.make({ url: Redacted.make(db.url), maxConnections: 1 }).pipe(
           Effect.provide(Reactivity.layer)
         )
-        yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM outputs`.pipe(
+        const done = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM outputs`.pipe(
           Effect.retry(Schedule.spaced("200 millis")),
           Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (rows) => rows[0]!.n >= expected }),
-          Effect.timeout("60 seconds")
+          Effect.timeout("90 seconds"),
+          Effect.option
         )
+        if (done._tag === "None") {
+          const lines = yield* sql<{ readonly line: string }>`SELECT line FROM outputs ORDER BY seq`
+          const stuck = yield* sql<{
+            readonly entity_id: string
+            readonly n: number
+            readonly processed: boolean
+          }>`
+            SELECT entity_id, processed, count(*)::int AS n FROM cluster_messages GROUP BY entity_id, processed ORDER BY entity_id`
+          assert.fail(
+            `the topology did not finish: ${lines.length} of ${expected} lines\n` +
+              `${JSON.stringify(lines.map((l) => l.line))}\n${JSON.stringify(stuck)}\n` +
+              `${first.log().slice(-3000)}\n${second.log().slice(-3000)}`
+          )
+        }
         // Stopped (SIGTERM): each runner flushes and closes its trace file as its layer closes.
         yield* Scope.close(runners, Exit.void)
 
