@@ -83,12 +83,12 @@ export const config: Config.Config<{
  */
 export const traceFile = (
   dir: string,
-  process: { readonly runner?: string | undefined; readonly pid: number }
+  who: { readonly runner?: string | undefined; readonly pid: number }
 ): string =>
   `${dir.replace(/\/+$/, "")}/${
-    process.runner === undefined
-      ? `client-${process.pid}`
-      : `runner-${process.runner.replace(/[^A-Za-z0-9.-]+/g, "-")}-${process.pid}`
+    who.runner === undefined
+      ? `client-${who.pid}`
+      : `runner-${who.runner.replace(/[^A-Za-z0-9.-]+/g, "-")}-${who.pid}`
   }.jsonl`
 
 /**

@@ -11,7 +11,7 @@ import { Deferred, Effect, Redacted, Schedule, type Scope } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import { inject } from "vitest"
-import { freePort } from "./fixture/processes.ts"
+import { freePort, RunnerFailed } from "./fixture/processes.ts"
 
 const doc = Fs.readFileSync(Path.resolve(import.meta.dirname, "../../../docs/cluster.md"), "utf8")
 
@@ -28,13 +28,13 @@ const start = (
   line?: string
 ): Effect.Effect<
   { readonly stdout: () => string; readonly output: () => string; readonly code: number | null },
-  Error,
+  RunnerFailed,
   Scope.Scope
 > =>
   Effect.gen(function* () {
     let stdout = ""
     let output = ""
-    const seen = yield* Deferred.make<void, Error>()
+    const seen = yield* Deferred.make<void, RunnerFailed>()
     const exited = yield* Deferred.make<number | null>()
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
@@ -66,13 +66,14 @@ const start = (
       else
         Deferred.doneUnsafe(
           seen,
-          Effect.fail(new Error(`${Path.basename(file)} exited (${code}):\n${output}`))
+          Effect.fail(new RunnerFailed({ reason: `${Path.basename(file)} exited (${code}):\n${output}` }))
         )
     })
     yield* Deferred.await(seen).pipe(
       Effect.timeoutOrElse({
         duration: "90 seconds",
-        orElse: () => Effect.fail(new Error(`${Path.basename(file)}: nothing in 90 s:\n${output}`))
+        orElse: () =>
+          Effect.fail(new RunnerFailed({ reason: `${Path.basename(file)}: nothing in 90 s:\n${output}` }))
       })
     )
     return { stdout: () => stdout, output: () => output, code: child.exitCode }
