@@ -50,7 +50,10 @@ export default [
       name: "cluster",
       root: "./packages/cluster",
       include: ["test/**/*.test.ts"],
-      globalSetup: ["./test/fixture/globalSetup.ts"]
+      globalSetup: ["./test/fixture/globalSetup.ts"],
+      // Each file runs runner processes and a PostgreSQL: one file at a time, so they do not starve each other
+      // of CPU past their lock deadlines (the files take as long in a row as side by side on 2 cores).
+      fileParallelism: false
     }
   },
   {

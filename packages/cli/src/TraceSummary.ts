@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import { Effect, type FileSystem, Schema } from "effect"
+import * as TraceMerge from "@handoffkit/core/TraceMerge"
 import * as Tracer from "@handoffkit/core/Tracer"
 import * as internal from "./internal/traceSummary.ts"
 
@@ -50,7 +51,8 @@ export interface Entry extends Tracer.Event {
  *
  * **Details**
  *
- * - `events`: ordered by `ts`, then by the file's place in `files`, then by `seq`.
+ * - `events`: in causal order (see `merge`): each file's own order kept, no receive before its send, then
+ *   by `ts`, by the file's place in `files`, by `seq`.
  * - `duplicates`: how many events were dropped because another file (or the same one) holds them already.
  * - `torn`: the torn last lines (a write cut short by a crash) that were skipped, by file and line.
  *
@@ -141,8 +143,11 @@ export class MessageNotFound extends Schema.TaggedError<MessageNotFound>()("Mess
  *
  * **Details**
  *
- * The events are ordered by `ts`, then by the source's place in `sources`, then by `seq`. An event that
- * appears in more than one source is kept once:
+ * The events are in the causal order of `TraceMerge.merge` (`@handoffkit/core`): each source's events in
+ * the order it holds them, a message's receive never before its send (whatever the processes' clocks say),
+ * and otherwise by `ts`, then by the source's place in `sources`, then by `seq`. An event that appears in
+ * more than one source is kept once (the core's merge marks the extra copies as repeats; they are dropped
+ * here and counted in `duplicates`):
  *
  * - a message event (send, receive, dead letter, broker publish, delivery, overflow) is the same event when
  *   it is about the same envelope (`messageId`), with the same kind, actor and peer, whichever process
@@ -191,6 +196,7 @@ export const merge: (
  *
  * **Details**
  *
+ * A directory stands for the `.jsonl` files directly in it, by name (one per runner of a cluster, say).
  * Each file is read with `Tracer.readJsonl`, in order; their events are merged as `merge` does. A torn last
  * line is skipped and reported in `torn`. A file that cannot be read fails with `TraceFileError`, a line that
  * is not an event with `Tracer.TraceDecodeError`; both name the file (the latter with the line).
@@ -225,16 +231,24 @@ export const merge: (
 export const load = (
   files: ReadonlyArray<string>
 ): Effect.Effect<Trace, TraceFileError | Tracer.TraceDecodeError, FileSystem.FileSystem> =>
-  Effect.map(
-    Effect.forEach(files, (file) =>
-      Tracer.readJsonl(file).pipe(
-        Effect.map(({ events, torn }) => ({ file, events, torn })),
-        Effect.catchTag("PlatformError", (error) =>
-          Effect.fail(new TraceFileError({ path: file, reason: error.reason._tag }))
+  Effect.forEach(files, (path) =>
+    TraceMerge.files([path]).pipe(
+      Effect.catchTag("PlatformError", (error) =>
+        Effect.fail(new TraceFileError({ path, reason: error.reason._tag }))
+      )
+    )
+  ).pipe(
+    Effect.flatMap((found) =>
+      Effect.forEach(found.flat(), (file) =>
+        Tracer.readJsonl(file).pipe(
+          Effect.map(({ events, torn }) => ({ file, events, torn })),
+          Effect.catchTag("PlatformError", (error) =>
+            Effect.fail(new TraceFileError({ path: file, reason: error.reason._tag }))
+          )
         )
       )
     ),
-    internal.merge
+    Effect.map(internal.merge)
   )
 
 // -----------------------------------------------------------------------------

@@ -113,7 +113,7 @@ export interface Written {
 
 /**
  * Where `handoffkit trace view` writes when not told: the first file's path with `.html` for its extension
- * (`run.jsonl` gives `run.html`).
+ * (`run.jsonl` gives `run.html`; a directory `traces/` gives `traces.html`).
  *
  * **Example**
  *
@@ -122,13 +122,15 @@ export interface Written {
  *
  * console.log(TraceView.defaultOutput(["logs/run.jsonl", "logs/b.jsonl"])) // "logs/run.html"
  * console.log(TraceView.defaultOutput(["trace"])) // "trace.html"
+ * console.log(TraceView.defaultOutput(["runs/cluster/"])) // "runs/cluster.html"
  * ```
  *
  * @category rendering
  * @since 0.1.0
  */
 export const defaultOutput = (files: ReadonlyArray<string>): string => {
-  const first = files[0] ?? "trace"
+  // A directory of traces (`traces/`) gives `traces.html`.
+  const first = (files[0] ?? "trace").replace(/\/+$/, "") || "trace"
   const slash = first.lastIndexOf("/")
   const dot = first.lastIndexOf(".")
   return `${dot > slash + 1 ? first.slice(0, dot) : first}.html`

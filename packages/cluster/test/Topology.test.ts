@@ -11,6 +11,7 @@ import { Actor, type Registry } from "@handoffkit/core"
 import { ClusterActors, ClusterRunner } from "@handoffkit/cluster"
 import { testDatabase } from "./fixture/pg.ts"
 import { startRunner } from "./fixture/processes.ts"
+import { awaitShardsSettled } from "./fixture/shards.ts"
 import { drive, expected, Output, spawn } from "./fixture/topology.ts"
 
 /** Runs the topology in this process on `registry` and returns the collector's lines. */
@@ -54,6 +55,8 @@ describe("topology on three runtimes", () => {
         // One after the other: the first creates the cluster's tables.
         yield* startRunner({ mode: "topology", pgUrl: db.url, lockExpiry })
         yield* startRunner({ mode: "topology", pgUrl: db.url, lockExpiry })
+        // The join keeps its rounds in memory: drive it only once the rebalance to the second runner is over.
+        yield* awaitShardsSettled(db.url)
         const client = ClusterRunner.layerClient.pipe(
           Layer.provide(
             ConfigProvider.layer(

@@ -34,3 +34,5 @@ export * as Registry from "./Registry.ts"
 export * as Select from "./Select.ts"
 /** @since 0.1.0 */
 export * as Tracer from "./Tracer.ts"
+/** @since 0.1.0 */
+export * as TraceMerge from "./TraceMerge.ts"

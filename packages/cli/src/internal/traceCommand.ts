@@ -30,7 +30,9 @@ const summary = Command.make(
   "summary",
   {
     files: Argument.String("files").pipe(
-      Argument.withDescription("Trace files (JSONL, written by --trace or Tracer.jsonl); several are merged"),
+      Argument.withDescription(
+        "Trace files (JSONL, written by --trace or Tracer.jsonl) or directories of them; several are merged"
+      ),
       Argument.variadic({ min: 1 })
     ),
     message: Flag.String("message").pipe(
@@ -61,7 +63,9 @@ const view = Command.make(
   "view",
   {
     files: Argument.String("files").pipe(
-      Argument.withDescription("Trace files (JSONL, written by --trace or Tracer.jsonl); several are merged"),
+      Argument.withDescription(
+        "Trace files (JSONL, written by --trace or Tracer.jsonl) or directories of them; several are merged"
+      ),
       Argument.variadic({ min: 1 })
     ),
     output: Flag.String("output").pipe(
@@ -92,7 +96,9 @@ const exportCommand = Command.make(
   "export",
   {
     files: Argument.String("files").pipe(
-      Argument.withDescription("Trace files (JSONL, written by --trace or Tracer.jsonl); several are merged"),
+      Argument.withDescription(
+        "Trace files (JSONL, written by --trace or Tracer.jsonl) or directories of them; several are merged"
+      ),
       Argument.variadic({ min: 1 })
     ),
     endpoint: Flag.String("endpoint").pipe(

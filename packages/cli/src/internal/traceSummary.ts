@@ -7,6 +7,8 @@
  * `data`, never the rest of `data`.
  * @internal
  */
+import * as TraceMerge from "@handoffkit/core/TraceMerge"
+import { envelopeKinds } from "@handoffkit/core/internal/traceMerge"
 import type * as Tracer from "@handoffkit/core/Tracer"
 import type * as TraceSummary from "../TraceSummary.ts"
 
@@ -18,42 +20,10 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * The kinds whose `messageId` is an envelope's id (made unique per process by the runtime): the same one of
- * these recorded by two processes is one event. Other events carry ids that are only unique per process
- * (model call ids, `call-1` in every process), or none.
+ * `TraceSummary.merge`: the core's causal merge (`TraceMerge.merge`: each file's order kept, no delivery before
+ * its send, ties by time), each event once: the repeats it marks (a redelivery, a file given twice) are dropped.
+ * @internal
  */
-const envelopeKinds: ReadonlySet<string> = new Set([
-  "send",
-  "receive",
-  "dead-letter",
-  "broker.publish",
-  "broker.deliver",
-  "broker.overflow"
-])
-
-/**
- * What makes two events the same event. An envelope event is the same when it is about the same envelope,
- * seen by the same actor, from the same peer: its `seq` and `ts` are those of whichever process recorded it.
- * Any other event is the same only when it is equal field for field (the same tracer wrote it to two files).
- */
-const identity = (event: Tracer.Event): string =>
-  event.messageId !== undefined && envelopeKinds.has(event.kind)
-    ? JSON.stringify(["m", event.kind, event.actor, event.peer ?? null, event.messageId])
-    : JSON.stringify([
-        "e",
-        event.seq,
-        event.ts,
-        event.kind,
-        event.actor,
-        event.peer ?? null,
-        event.messageId ?? null,
-        event.causationId ?? null,
-        event.correlationId ?? null,
-        event.spanId ?? null,
-        event.data ?? null
-      ])
-
-/** `TraceSummary.merge`. @internal */
 export const merge = (
   sources: ReadonlyArray<{
     readonly file: string
@@ -61,42 +31,17 @@ export const merge = (
     readonly torn?: { readonly line: number } | undefined
   }>
 ): TraceSummary.Trace => {
-  // An event may appear in several files, and a file may hold an event more than once (two tracers writing
-  // the same file): the view keeps, of each event, as many copies as the file holding the most of them, so
-  // a second file adds only what the first did not have, whatever the order they are given in.
-  interface Row {
-    readonly entry: Entry
-    readonly key: string
-    readonly file: number
-    readonly index: number
-  }
-  const rows: Array<Row> = []
-  const counts = new Map<string, Array<number>>()
-  sources.forEach((source, file) => {
-    source.events.forEach((event, index) => {
-      const key = identity(event)
-      let perFile = counts.get(key)
-      if (perFile === undefined) counts.set(key, (perFile = []))
-      perFile[file] = (perFile[file] ?? 0) + 1
-      rows.push({ entry: { ...event, file: source.file }, key, file, index })
-    })
-  })
-  rows.sort(
-    (a, b) => a.entry.ts - b.entry.ts || a.file - b.file || a.entry.seq - b.entry.seq || a.index - b.index
-  )
-  const left = new Map<string, number>()
-  for (const [key, perFile] of counts) left.set(key, Math.max(...perFile.filter((n) => n !== undefined)))
+  const view = TraceMerge.merge(sources.map((source) => ({ origin: source.file, events: source.events })))
   const events: Array<Entry> = []
-  for (const row of rows) {
-    const n = left.get(row.key)!
-    if (n === 0) continue
-    left.set(row.key, n - 1)
-    events.push(row.entry)
+  for (const merged of view.events) {
+    if (merged.repeat !== undefined) continue
+    const { origin, repeat: _, ...event } = merged
+    events.push({ ...event, file: origin })
   }
   return {
     files: sources.map((source) => source.file),
     events,
-    duplicates: rows.length - events.length,
+    duplicates: view.repeats,
     torn: sources.flatMap((source) =>
       source.torn === undefined ? [] : [{ file: source.file, line: source.torn.line }]
     )
