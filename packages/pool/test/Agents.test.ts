@@ -14,7 +14,7 @@ import {
   runningInGroup,
   tempDirectory
 } from "./fixtures/agents/procs.ts"
-import { modes } from "./fixtures/agents/launcher.ts"
+import { modes, type Mode } from "./fixtures/agents/launcher.ts"
 
 // Command agents are real processes (node scripts and shells in test/fixtures/agents); the Codex agent is the
 // real codex binary (node_modules/@openai/codex) against a ScriptedServer on 127.0.0.1. What runs is checked
@@ -49,6 +49,7 @@ const runAgent = (agent: Agents.Agent, run: Agents.Run) =>
   agent.run(run).pipe(Effect.provide(NodeServices.layer))
 
 const allModes = modes()
+const runnerIn = (mode: Mode) => (agent: Agents.Agent, run: Agents.Run) => mode.provide(agent.run(run))
 
 const recorded = (directory: string) =>
   JSON.parse(Fs.readFileSync(Path.join(directory, "run.json"), "utf8")) as {
@@ -61,7 +62,7 @@ const recorded = (directory: string) =>
 
 for (const mode of allModes)
   describe(`Agents.command (${mode.name})`, () => {
-    const runAgent = (agent: Agents.Agent, run: Agents.Run) => mode.provide(agent.run(run))
+    const runAgent = runnerIn(mode)
 
     it.live("it is started by this process, or by the fork server (a process of its own)", () =>
       Effect.gen(function* () {

@@ -13,7 +13,7 @@ import {
   stillRuns,
   tempDirectory
 } from "./fixtures/agents/procs.ts"
-import { modes } from "./fixtures/agents/launcher.ts"
+import { modes, type Mode } from "./fixtures/agents/launcher.ts"
 
 // Real processes in real temporary directories; what runs is checked in /proc. A gate is `runLogged`, the
 // process machinery the agents share, so its guarantee (nothing of the process group left running when the run
@@ -23,10 +23,11 @@ const tree = Path.join(import.meta.dirname, "fixtures", "agents", "tree.mjs")
 const node = process.execPath
 
 const allModes = modes()
+const gateIn = (mode: Mode) => (options: Gate.Options) => mode.provide(Gate.run(options))
 
 for (const mode of allModes)
   describe(`Gate.run (${mode.name})`, () => {
-    const gate = (options: Gate.Options) => mode.provide(Gate.run(options))
+    const gate = gateIn(mode)
 
     it.live("a gate that exits 0 passes, one that exits 1 does not; stdout and stderr are in its log", () =>
       Effect.gen(function* () {

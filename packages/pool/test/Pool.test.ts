@@ -362,10 +362,11 @@ describe("Pool", () => {
       Effect.gen(function* () {
         const p = yield* project()
         // a reaches the train alone; its gate is slow; the others arrive while it runs.
-        const later = ["b", "c", "d", "e"].map((id) => ({
-          ...writes(id),
-          agent: command({ sleep: 300 }, { write: `src/${id}.mjs`, content: goodModule(id) })
-        }))
+        const later = ["b", "c", "d", "e"].map((id) =>
+          Object.assign(writes(id), {
+            agent: command({ sleep: 300 }, { write: `src/${id}.mjs`, content: goodModule(id) })
+          })
+        )
         const tasks = yield* tasksOf([writes("a"), ...later])
         const summary = yield* runPool(p, {
           tasks,
