@@ -16,6 +16,7 @@ import * as Reactivity from "effect/reactivity/Reactivity"
 import { inject } from "vitest"
 import { Actor } from "@handoffkit/core"
 import { ClusterRunner, Postgres } from "@handoffkit/cluster"
+import { createEffects } from "./fixture/faults.ts"
 import { startRunner } from "./fixture/processes.ts"
 
 const messages = 2_000
@@ -42,9 +43,7 @@ describe("PostgreSQL restart", () => {
         const admin = yield* PgClient.make({ url: server.url, maxConnections: 1 }).pipe(
           Effect.provide(Reactivity.layer)
         )
-        yield* admin`CREATE TABLE effects (
-          id BIGSERIAL PRIMARY KEY, address TEXT NOT NULL, sender INT NOT NULL, seq INT NOT NULL,
-          message_id TEXT NOT NULL, runner INT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`
+        yield* createEffects(admin)
         const first = yield* startRunner({ mode: "faults", pgUrl: url, lockExpiry })
         const second = yield* startRunner({ mode: "faults", pgUrl: url, lockExpiry })
         const client = ClusterRunner.layerClient.pipe(
@@ -114,7 +113,7 @@ describe("PostgreSQL restart", () => {
         // Anything redelivered late would show up as a second row: give it a moment.
         yield* Effect.sleep("1 second")
         const rows = yield* sql<Row>`SELECT sender, seq, message_id, runner,
-          (extract(epoch FROM at) * 1000)::float8 AS at_ms FROM effects ORDER BY id`
+          handled_ms AS at_ms FROM effects ORDER BY id`
         const handled = new Set(rows.map((r) => `${r.sender}/${r.seq}`))
         const lost = messages - handled.size
         const ids = new Set(rows.map((r) => r.message_id))
