@@ -393,6 +393,49 @@ describe("Pool", () => {
   )
 
   it.live(
+    "an agent that commits its own work: its commits are the attempt's, merged as they are; one that changes nothing fails",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const git = "git -c user.name=Agent -c user.email=agent@example.com"
+        const selfCommit = (id: string, more: string) => ({
+          id,
+          prompt: `add ${id} and commit it`,
+          owns: [`src/${id}.mjs`, `notes-${id}.txt`],
+          agent: {
+            type: "command",
+            argv: [
+              "sh",
+              "-c",
+              `mkdir -p src && printf '%s' "$0" > src/${id}.mjs && git add -A && ${git} commit -qm "${id} by its agent"${more}`,
+              goodModule(id)
+            ]
+          }
+        })
+        const tasks = yield* tasksOf([
+          // Commits everything itself.
+          selfCommit("a", ""),
+          // Commits, then leaves one more file uncommitted: the pool commits that on top.
+          selfCommit("b", ` && echo later > notes-b.txt`),
+          { id: "idle", prompt: "do nothing", owns: ["x"], agent: command() }
+        ])
+        const summary = yield* runPool(p, { tasks, workers: 2, gate: ["node", "test.mjs"] })
+        assert.deepStrictEqual(outcomes(summary), { a: "merged", b: "merged", idle: "failed" })
+        assert.include(summary.tasks[2]!.reason, "the agent changed nothing")
+        assert.strictEqual(p.git("show", "main:src/a.mjs"), goodModule("a").trimEnd())
+        assert.strictEqual(p.git("show", "main:notes-b.txt"), "later")
+        // a's merge has the agent's own commit as its second parent; b's has the pool's commit on top of it.
+        const second = (id: string) => summary.tasks.find((t) => t.task === id)!.merge! + "^2"
+        assert.strictEqual(p.git("log", "-1", "--format=%s", second("a")), "a by its agent")
+        assert.strictEqual(p.git("log", "-1", "--format=%s", `${second("b")}^`), "b by its agent")
+        const committed = journalOf(p).find((e) => e._tag === "committed" && e.task === "a")
+        assert(committed?._tag === "committed")
+        assert.deepStrictEqual(committed.changed, ["src/a.mjs"])
+      }),
+    60_000
+  )
+
+  it.live(
     "lookahead 0: no worktree is made ahead, each worker makes its own, and the run ends the same",
     () =>
       Effect.gen(function* () {

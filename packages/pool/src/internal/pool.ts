@@ -769,10 +769,16 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     if (job.start === "agent" || job.start === "commit") {
       const t0 = Date.now()
       const committed = yield* Git.commitAll(worktree, { message: task.message, author })
-      if (Option.isNone(committed)) {
-        return yield* fail(job, "commit", "the agent changed nothing", worktree)
+      if (Option.isSome(committed)) commit = committed.value
+      else {
+        // Nothing left to commit: an agent that commits its own work (Codex, aider and others do) moved the
+        // branch itself, and its commits are the attempt's work. One that did neither changed nothing.
+        const head = yield* Git.revParse(worktree, "HEAD")
+        if (from === undefined || head === from) {
+          return yield* fail(job, "commit", "the agent changed nothing", worktree)
+        }
+        commit = head
       }
-      commit = committed.value
       addPhase(task.id, "commit", Date.now() - t0)
     }
     if (from === undefined || commit === undefined) {
