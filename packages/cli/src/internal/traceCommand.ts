@@ -26,15 +26,18 @@ export const printSummary = Effect.fn("handoffkit/cli/trace.print")(function* (
   }
 })
 
+/** The trace files (or directories of them) every trace command reads, merged into one view. */
+const traceFiles = Argument.String("files").pipe(
+  Argument.withDescription(
+    "Trace files (JSONL, written by --trace or Tracer.jsonl) or directories of them; several are merged"
+  ),
+  Argument.variadic({ min: 1 })
+)
+
 const summary = Command.make(
   "summary",
   {
-    files: Argument.String("files").pipe(
-      Argument.withDescription(
-        "Trace files (JSONL, written by --trace or Tracer.jsonl) or directories of them; several are merged"
-      ),
-      Argument.variadic({ min: 1 })
-    ),
+    files: traceFiles,
     message: Flag.String("message").pipe(
       Flag.withDescription("The message whose causal chain to print (the longest chain by default)"),
       Flag.optional
@@ -62,12 +65,7 @@ const summary = Command.make(
 const view = Command.make(
   "view",
   {
-    files: Argument.String("files").pipe(
-      Argument.withDescription(
-        "Trace files (JSONL, written by --trace or Tracer.jsonl) or directories of them; several are merged"
-      ),
-      Argument.variadic({ min: 1 })
-    ),
+    files: traceFiles,
     output: Flag.String("output").pipe(
       Flag.withAlias("o"),
       Flag.withDescription("The HTML file to write (default: the first file's name with .html)"),
@@ -95,12 +93,7 @@ const view = Command.make(
 const exportCommand = Command.make(
   "export",
   {
-    files: Argument.String("files").pipe(
-      Argument.withDescription(
-        "Trace files (JSONL, written by --trace or Tracer.jsonl) or directories of them; several are merged"
-      ),
-      Argument.variadic({ min: 1 })
-    ),
+    files: traceFiles,
     endpoint: Flag.String("endpoint").pipe(
       Flag.withDescription(
         `The collector's OTLP/HTTP traces endpoint (default ${TraceExport.defaultEndpoint})`

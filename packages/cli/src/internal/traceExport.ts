@@ -7,18 +7,11 @@ import { Context, Effect, Exit, Option } from "effect"
 import type * as EffectTracer from "effect/Tracer"
 import * as Tracer from "@handoffkit/core/Tracer"
 import type * as TraceSummary from "../TraceSummary.ts"
+import { afterSendKinds, envelopeKinds, sendKinds } from "@handoffkit/core/internal/traceMerge"
 import { matchHandoffs } from "./traceSummary.ts"
 
 const nanos = (ms: number): bigint => BigInt(Math.round(ms * 1e6))
 
-const sendKinds: ReadonlySet<string> = new Set(["send", "broker.publish"])
-const deliveredKinds: ReadonlySet<string> = new Set([
-  "receive",
-  "broker.deliver",
-  "dead-letter",
-  "broker.overflow"
-])
-const envelopeKinds: ReadonlySet<string> = new Set([...sendKinds, ...deliveredKinds])
 const closing: Readonly<Record<string, string>> = {
   "model.request": "model.response",
   "tool.call": "tool.result"
@@ -78,7 +71,7 @@ export const spans = (
         sendOf.set(event.messageId, index)
         return
       }
-      if (deliveredKinds.has(event.kind) && event.messageId !== undefined) {
+      if (afterSendKinds.has(event.kind) && event.messageId !== undefined) {
         const send = sendOf.get(event.messageId)
         if (send !== undefined && !endOf.has(send)) {
           endOf.set(send, index)

@@ -27,11 +27,17 @@ export const envelopeKinds: ReadonlySet<string> = new Set([
   "broker.overflow"
 ])
 
-/** Kinds that put a message on its way. */
-const sendKinds: ReadonlySet<string> = new Set(["send", "broker.publish"])
+/**
+ * Kinds that put a message on its way.
+ * @internal
+ */
+export const sendKinds: ReadonlySet<string> = new Set(["send", "broker.publish"])
 
-/** Kinds that happen to a message once it is on its way: never before one of its sends. */
-const afterSendKinds: ReadonlySet<string> = new Set([
+/**
+ * Kinds that happen to a message once it is on its way: never before one of its sends.
+ * @internal
+ */
+export const afterSendKinds: ReadonlySet<string> = new Set([
   "receive",
   "dead-letter",
   "broker.deliver",
