@@ -64,6 +64,8 @@ type ToCoordinator =
     }
 
 const branchOf = (task: string, attempt: number) => `handoffkit/${task}/${attempt}`
+/** An attempt's key in the run's own sets and maps (journaled attempts, worktrees made ahead). */
+const attemptKey = (task: string, attempt: number) => `${task}:${attempt}`
 
 const workerName = (index: number) => `pool/worker-${index}`
 const jobId = (task: string, attempt: number) => `pool:${task}:${attempt}:job`
@@ -293,13 +295,13 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
   let baseStale = false
   // Attempts a killed run dispatched: their worktree and branch may be left over.
   const journaled = new Set(
-    previous.flatMap((entry) => (entry._tag === "dispatched" ? [`${entry.task}:${entry.attempt}`] : []))
+    previous.flatMap((entry) => (entry._tag === "dispatched" ? [attemptKey(entry.task, entry.attempt)] : []))
   )
 
   // Attempts a killed run made worktrees for ahead of a worker, and never dispatched: nothing of value (no agent
   // ran in them). Their worktree and branch go; the attempt is made again when a worker takes it.
   for (const entry of previous) {
-    if (entry._tag !== "prepared" || journaled.has(`${entry.task}:${entry.attempt}`)) continue
+    if (entry._tag !== "prepared" || journaled.has(attemptKey(entry.task, entry.attempt))) continue
     if (Fs.existsSync(entry.worktree)) yield* Git.worktreeRemove(repo, entry.worktree)
     else yield* Git.worktreePrune(repo)
     yield* Git.deleteMergedBranch(repo, entry.branch, baseRef).pipe(
@@ -569,7 +571,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const branch = branchOf(job.task.id, job.attempt)
     const worktree = worktreeOf(job.task.id, job.attempt)
     // A crashed attempt of the same number left these behind: nothing of value (its branch has no commit).
-    if (journaled.has(`${job.task.id}:${job.attempt}`)) {
+    if (journaled.has(attemptKey(job.task.id, job.attempt))) {
       if (Fs.existsSync(worktree)) yield* Git.worktreeRemove(repo, worktree)
       yield* Git.deleteMergedBranch(repo, branch, baseRef)
     }
@@ -580,7 +582,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const preparer = Effect.gen(function* () {
     while (true) {
       const job = yield* Queue.take(toPrepare)
-      const key = `${job.task.id}:${job.attempt}`
+      const key = attemptKey(job.task.id, job.attempt)
       if (warm.get(key)?.claimed !== false) continue
       yield* ahead.take(1)
       const slot = warm.get(key)
@@ -614,7 +616,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
    * will not make one, and the worker does.
    */
   const claim = Effect.fnUntraced(function* (job: Job) {
-    const key = `${job.task.id}:${job.attempt}`
+    const key = attemptKey(job.task.id, job.attempt)
     const slot = warm.get(key)
     warm.delete(key)
     if (slot === undefined) return undefined
@@ -1269,7 +1271,10 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       emit({ _tag: "Phase", task: id, attempt: job.attempt, phase: "queued" })
       traceMessage("send", "pool/coordinator", "pool/queue", jobId(id, job.attempt))
       if (job.start === "agent" && config.lookahead > 0) {
-        warm.set(`${id}:${job.attempt}`, { claimed: false, made: yield* Deferred.make<string, unknown>() })
+        warm.set(attemptKey(id, job.attempt), {
+          claimed: false,
+          made: yield* Deferred.make<string, unknown>()
+        })
         yield* Queue.offer(toPrepare, job)
       }
       yield* Mailbox.offer(queue, job)

@@ -139,22 +139,26 @@ export const runLogged = (
           })
         )
 
+        // Through the fork server when one runs: it reports the pid once the command runs, streams its output,
+        // and reports its exit; the group is ended from here by pid either way.
+        const launcher = yield* Launcher
+        const viaServer =
+          launcher !== undefined && launcher.alive()
+            ? launcher
+                .launch({ file: program, args: options.argv.slice(1), cwd, env: environmentOf(options.env) })
+                .pipe(
+                  Effect.map((launched) => ({
+                    ...launched,
+                    exit: launched.exit.pipe(
+                      Effect.catch(() => Effect.succeed({ exitCode: null, signal: "unknown" }))
+                    )
+                  }))
+                )
+            : undefined
         // The spawner kills the group itself when the scope it spawns in closes, but it counts a zombie as alive:
         // an orphaned grandchild that died stays a zombie until pid 1 reaps it (up to two seconds on some hosts,
         // never under an init that does not reap), and each kill would wait for that. So the handle lives in a
         // scope that is never closed, and `terminate` does the killing, with zombies counted as gone.
-        const launcher = yield* Launcher
-        const launched =
-          launcher !== undefined && launcher.alive()
-            ? yield* launcher
-                .launch({ file: program, args: options.argv.slice(1), cwd, env: environmentOf(options.env) })
-                .pipe(
-                  Effect.mapError((error) =>
-                    failed(Fs.existsSync(cwd) ? launchProblem(error) : "the directory does not exist")
-                  ),
-                  Effect.tapError((error) => note(error.message))
-                )
-            : undefined
         const spawnScope = yield* Scope.make()
         const direct = Effect.suspend(() =>
           spawner
@@ -172,10 +176,10 @@ export const runLogged = (
             )
             .pipe(
               Scope.provide(spawnScope),
-              Effect.mapError((error) =>
-                failed(Fs.existsSync(cwd) ? spawnProblem(error) : "the directory does not exist")
-              ),
-              Effect.tapError((error) => note(error.message)),
+              Effect.mapError((error): ForkServer.LaunchFailure => ({
+                message: error.message,
+                code: (error.cause as NodeJS.ErrnoException | undefined)?.code ?? null
+              })),
               Effect.map((spawned) => ({
                 pid: spawned.pid,
                 stdout: spawned.stdout,
@@ -190,15 +194,13 @@ export const runLogged = (
               }))
             )
         )
-        const handle =
-          launched === undefined
-            ? yield* direct
-            : {
-                ...launched,
-                exit: launched.exit.pipe(
-                  Effect.catch(() => Effect.succeed({ exitCode: null, signal: "unknown" }))
-                )
-              }
+        const starting: Effect.Effect<Started, ForkServer.LaunchFailure> = viaServer ?? direct
+        const handle = yield* starting.pipe(
+          Effect.mapError((error) =>
+            failed(Fs.existsSync(cwd) ? spawnProblem(error) : "the directory does not exist")
+          ),
+          Effect.tapError((error) => note(error.message))
+        )
         const pid = handle.pid
         running.pid = pid
         // Not a child of this fiber: an interrupted run still logs what the group says while it is killed. The
@@ -260,16 +262,18 @@ const keepTail = (tail: Uint8Array, chunk: Uint8Array): Uint8Array => {
   return out
 }
 
-const launchProblem = (error: ForkServer.LaunchFailure): string => {
-  if (error.code === "ENOENT") return "no such program (ENOENT)"
-  if (error.code === "EACCES") return "the program is not executable (EACCES)"
-  return error.message
+/** A command `runLogged` started, by the fork server or directly. */
+interface Started {
+  readonly pid: number
+  readonly stdout: Stream.Stream<Uint8Array, unknown>
+  readonly stderr: Stream.Stream<Uint8Array, unknown>
+  readonly exit: Effect.Effect<{ readonly exitCode: number | null; readonly signal: string | null }>
 }
 
-const spawnProblem = (error: { readonly message: string; readonly cause?: unknown }): string => {
-  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code
-  if (code === "ENOENT") return "no such program (ENOENT)"
-  if (code === "EACCES") return "the program is not executable (EACCES)"
+/** Why a command could not start, from the spawn error's code where it has one. */
+const spawnProblem = (error: ForkServer.LaunchFailure): string => {
+  if (error.code === "ENOENT") return "no such program (ENOENT)"
+  if (error.code === "EACCES") return "the program is not executable (EACCES)"
   return error.message
 }
 
