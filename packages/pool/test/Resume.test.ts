@@ -45,22 +45,32 @@ const loggedTask =
     }
   })
 
-const setup = (p: Project): Setup => {
+type TaskOf = ReturnType<typeof loggedTask>
+
+/** A project's task file, by default five tasks of which b pauses (once) in its agent. */
+const setup = (
+  p: Project,
+  tasks: (task: TaskOf, pauseMarker: string) => ReadonlyArray<ReturnType<TaskOf>> = (task, pause) => [
+    task("a"),
+    task("b", { pause, ms: 60_000 }),
+    task("c"),
+    task("d"),
+    task("e")
+  ]
+): Setup => {
   const agentLog = Path.join(p.dir, "agent-runs.log")
   const gateState = Path.join(p.dir, "gate.json")
   const pauseMarker = Path.join(p.dir, "paused")
   const taskFile = Path.join(p.dir, "tasks.json")
-  const task = loggedTask(agentLog)
-  Fs.writeFileSync(
-    taskFile,
-    JSON.stringify({
-      tasks: [task("a"), task("b", { pause: pauseMarker, ms: 60_000 }), task("c"), task("d"), task("e")]
-    })
-  )
+  Fs.writeFileSync(taskFile, JSON.stringify({ tasks: tasks(loggedTask(agentLog), pauseMarker) }))
   return { p, taskFile, agentLog, gateState, pauseMarker }
 }
 
-const start = (s: Setup, crashAfter?: string): ChildProcess =>
+/** The pool on `s` as a child process (2 workers unless `options` say otherwise). */
+const start = (
+  s: Setup,
+  options: { readonly crashAfter?: string; readonly workers?: number; readonly lookahead?: number } = {}
+): ChildProcess =>
   spawn(
     process.execPath,
     [
@@ -71,7 +81,7 @@ const start = (s: Setup, crashAfter?: string): ChildProcess =>
         taskFile: s.taskFile,
         workers: 2,
         gate: ["node", gateScript, s.gateState, "--", "node", "test.mjs"],
-        ...(crashAfter === undefined ? {} : { crashAfter })
+        ...options
       })
     ],
     { stdio: ["ignore", "pipe", "pipe"] }
@@ -145,7 +155,7 @@ describe("Pool resume", () => {
         Fs.writeFileSync(s.gateState, "{}")
 
         // 3. Between merge and cleanup: the process dies right after journaling a merged batch.
-        const third = yield* exited(start(s, "merged"))
+        const third = yield* exited(start(s, { crashAfter: "merged" }))
         assert.strictEqual(third.signal, "SIGKILL", third.stderr)
         const afterThird = { runs: agentRuns(s), finished: finishedAgents(s) }
         const merging = Effect.runSync(Journal.read(Pool.journalPath(s.p.root))).filter(
@@ -211,25 +221,14 @@ describe("Pool resume", () => {
     "killed while worktrees made ahead wait for a worker, it removes them and makes them again when resumed",
     () =>
       Effect.gen(function* () {
-        const p = yield* project()
-        const agentLog = Path.join(p.dir, "agent-runs.log")
-        const pauseMarker = Path.join(p.dir, "paused")
-        const taskFile = Path.join(p.dir, "tasks.json")
-        const task = loggedTask(agentLog)
-        Fs.writeFileSync(
-          taskFile,
-          JSON.stringify({ tasks: [task("a", { pause: pauseMarker, ms: 60_000 }), task("b"), task("c")] })
-        )
-        const config = {
-          repo: p.repo,
-          root: p.root,
-          taskFile,
-          workers: 1,
-          lookahead: 2,
-          gate: ["node", gateScript, Path.join(p.dir, "gate.json"), "--", "node", "test.mjs"]
-        }
-        const run = () =>
-          spawn(process.execPath, [runner, JSON.stringify(config)], { stdio: ["ignore", "pipe", "pipe"] })
+        const s = setup(yield* project(), (task, pause) => [
+          task("a", { pause, ms: 60_000 }),
+          task("b"),
+          task("c")
+        ])
+        const p = s.p
+        const options = { workers: 1, lookahead: 2 }
+        const run = () => start(s, options)
         const journalNow = () =>
           Fs.existsSync(Pool.journalPath(p.root))
             ? Effect.runSync(Journal.read(Pool.journalPath(p.root)))
@@ -237,7 +236,7 @@ describe("Pool resume", () => {
         // While a's agent pauses, the one worker is busy: b's and c's worktrees are made ahead of it.
         const child = run()
         const done = exited(child)
-        yield* waitFor(pauseMarker)
+        yield* waitFor(s.pauseMarker)
         const madeAhead = () =>
           journalNow().flatMap((e) => (e._tag === "prepared" && Fs.existsSync(e.worktree) ? [e] : []))
         for (let i = 0; i < 600 && madeAhead().length < 2; i++) yield* Effect.sleep("50 millis")
@@ -256,11 +255,7 @@ describe("Pool resume", () => {
 
         // Resumed, the run removes them before it makes any worktree: killed at its first `prepared` entry (before
         // that worktree is made), none of the ones left is on disk, nor its branch.
-        const second = yield* exited(
-          spawn(process.execPath, [runner, JSON.stringify({ ...config, crashAfter: "prepared" })], {
-            stdio: ["ignore", "pipe", "pipe"]
-          })
-        )
+        const second = yield* exited(start(s, { ...options, crashAfter: "prepared" }))
         assert.strictEqual(second.signal, "SIGKILL", second.stderr)
         for (const entry of left) assert.isFalse(Fs.existsSync(entry.worktree), entry.worktree)
         assert.notIncludeMembers(branches(p), ["handoffkit/b/1", "handoffkit/c/1"])
@@ -281,8 +276,8 @@ describe("Pool resume", () => {
         assert.deepStrictEqual(worktrees(p), [p.repo])
         assert.strictEqual(p.git("status", "--porcelain"), "")
         // b and c never ran before the kill; each agent ran once, in the resumed run.
-        assert.strictEqual(count(agentRuns({ agentLog } as Setup), "b"), 1)
-        assert.strictEqual(count(agentRuns({ agentLog } as Setup), "c"), 1)
+        assert.strictEqual(count(agentRuns(s), "b"), 1)
+        assert.strictEqual(count(agentRuns(s), "c"), 1)
       }),
     120_000
   )
