@@ -1353,6 +1353,75 @@ export const commitAll = (
   worktree: string,
   options: CommitOptions
 ): Effect.Effect<Option.Option<string>, GitError, Git> =>
+  Effect.map(
+    commitWork(worktree, options),
+    Option.map((made) => made.commit)
+  )
+
+/**
+ * A commit and its tree: what `commitWork` and `headOf` tell.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import * as Git from "@handoffkit/pool/Git"
+ *
+ * const made: Git.Committed = { commit: "a".repeat(40), tree: "b".repeat(40) }
+ * console.log(made.tree.length) // 40
+ * ```
+ *
+ * @category working tree
+ * @since 0.1.0
+ */
+export interface Committed {
+  readonly commit: string
+  readonly tree: string
+}
+
+/**
+ * `commitAll`, telling the new commit's tree as well as its id.
+ *
+ * **When to use**
+ *
+ * When the tree is needed next (the pool keys the gates it ran by tree): both come from one `git rev-parse`
+ * after the commit, instead of one each.
+ *
+ * **Details**
+ *
+ * As `commitAll`: `git add -A`, then `git commit --no-verify`; `Option.none()` when there was nothing to commit;
+ * then `git rev-parse --revs-only HEAD HEAD^{tree} --`.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { execFileSync } from "node:child_process"
+ * import * as Fs from "node:fs"
+ * import * as Os from "node:os"
+ * import * as Path from "node:path"
+ * import { Effect, Option } from "effect"
+ * import * as Git from "@handoffkit/pool/Git"
+ *
+ * const repo = Fs.mkdtempSync(Path.join(Os.tmpdir(), "git-doc-"))
+ * execFileSync("git", ["init", "-q", "-b", "main", repo])
+ * const program = Effect.gen(function*() {
+ *   Fs.writeFileSync(Path.join(repo, "a.txt"), "one\n")
+ *   const made = yield* Git.commitWork(repo, { message: "add a", author: { name: "Ada", email: "ada@example.com" } })
+ *   const tree = Option.getOrThrow(made).tree
+ *   return tree === (yield* Git.treeOf(repo, "HEAD"))
+ * }).pipe(
+ *   Effect.provide(Git.layerNode),
+ *   Effect.ensuring(Effect.sync(() => Fs.rmSync(repo, { recursive: true, force: true })))
+ * )
+ * Effect.runPromise(program).then(console.log) // true
+ * ```
+ *
+ * @category working tree
+ * @since 0.1.0
+ */
+export const commitWork = (
+  worktree: string,
+  options: CommitOptions
+): Effect.Effect<Option.Option<Committed>, GitError, Git> =>
   Effect.gen(function* () {
     yield* run(worktree, ["add", "-A"])
     // Everything is staged, hooks are off: `commit` exits 1 only when there is nothing to commit (its message
@@ -1368,7 +1437,63 @@ export const commitAll = (
         stderr: runner.clipStderr(committed.stderr || committed.stdout)
       })
     }
-    return Option.some(yield* revParse(worktree, "HEAD"))
+    return Option.some(yield* headOf(worktree))
+  })
+
+/**
+ * The commit `HEAD` names in `dir`, and its tree, from one `git rev-parse --revs-only HEAD HEAD^{tree} --`.
+ *
+ * **When to use**
+ *
+ * To learn where a worktree's branch is after someone else committed on it (an agent that commits its own
+ * work), with the tree the gates are keyed by.
+ *
+ * **Details**
+ *
+ * Fails with `GitError` when `HEAD` names no commit (a branch with none yet).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { execFileSync } from "node:child_process"
+ * import * as Fs from "node:fs"
+ * import * as Os from "node:os"
+ * import * as Path from "node:path"
+ * import { Effect } from "effect"
+ * import * as Git from "@handoffkit/pool/Git"
+ *
+ * const repo = Fs.mkdtempSync(Path.join(Os.tmpdir(), "git-doc-"))
+ * execFileSync("git", ["init", "-q", "-b", "main", repo])
+ * const program = Effect.gen(function*() {
+ *   Fs.writeFileSync(Path.join(repo, "a.txt"), "one\n")
+ *   yield* Git.commitAll(repo, { message: "add a", author: { name: "Ada", email: "ada@example.com" } })
+ *   const head = yield* Git.headOf(repo)
+ *   return head.commit === (yield* Git.revParse(repo, "HEAD"))
+ * }).pipe(
+ *   Effect.provide(Git.layerNode),
+ *   Effect.ensuring(Effect.sync(() => Fs.rmSync(repo, { recursive: true, force: true })))
+ * )
+ * Effect.runPromise(program).then(console.log) // true
+ * ```
+ *
+ * @category revisions
+ * @since 0.1.0
+ */
+export const headOf = (dir: string): Effect.Effect<Committed, GitError, Git> =>
+  Effect.gen(function* () {
+    // `--revs-only ... --`: both are revisions even if the worktree has a file named HEAD.
+    const args = ["rev-parse", "--revs-only", "HEAD", "HEAD^{tree}", "--"]
+    const lines = (yield* stdoutOf(dir, args)).split("\n").filter((line) => line !== "")
+    const [commit, tree] = lines
+    if (lines.length !== 2 || !isObjectId(commit!) || !isObjectId(tree!)) {
+      return yield* new GitError({
+        args,
+        dir,
+        exitCode: 0,
+        stderr: `expected two object ids, got ${JSON.stringify(lines.join(" ").slice(0, 200))}`
+      })
+    }
+    return { commit: commit!, tree: tree! }
   })
 
 /**

@@ -339,6 +339,26 @@ describe("Git: the working tree", () => {
     })
   )
 
+  live(
+    "commitWork and headOf: the commit and its tree from one rev-parse, even beside a file named HEAD",
+    () =>
+      Effect.gen(function* () {
+        const repo = yield* makeRepo({ "a.txt": "a\n" })
+        assert.deepStrictEqual(yield* Git.commitWork(repo.dir, { message: "nothing", author }), Option.none())
+        writeFiles(repo.dir, { HEAD: "a file named HEAD\n", "b.txt": "b\n" })
+        const made = Option.getOrThrow(yield* Git.commitWork(repo.dir, { message: "b", author }))
+        assert.strictEqual(made.commit, git(repo.dir, "rev-parse", "HEAD"))
+        assert.strictEqual(made.tree, git(repo.dir, "rev-parse", "HEAD^{tree}"))
+        assert.notStrictEqual(made.commit, repo.initial)
+        assert.deepStrictEqual(yield* Git.headOf(repo.dir), made)
+        // A branch with no commit yet: a GitError, not a made-up id.
+        const root = yield* makeTempDir()
+        git(root, "init", "-q", "-b", "main", "fresh")
+        const error = yield* Git.headOf(Path.join(root, "fresh")).pipe(Effect.flip)
+        assert.strictEqual(error._tag, "GitError")
+      })
+  )
+
   live("checkoutDetached: exactly the commit's files, except what `keep` names", () =>
     Effect.gen(function* () {
       const repo = yield* makeRepo({ "a.txt": "a\n", ".gitignore": "node_modules/\n*.log\n" })

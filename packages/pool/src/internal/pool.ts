@@ -768,19 +768,19 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const task = job.task
     const { branch, worktree, author, from } = made
     let { commit } = made
+    // The commit's tree, when it is known here (it keys the train's cache of green trees).
+    let tree: string | undefined
     if (job.start === "agent" || job.start === "commit") {
       const t0 = Date.now()
-      const committed = yield* Git.commitAll(worktree, { message: task.message, author })
-      if (Option.isSome(committed)) commit = committed.value
-      else {
-        // Nothing left to commit: an agent that commits its own work (Codex, aider and others do) moved the
-        // branch itself, and its commits are the attempt's work. One that did neither changed nothing.
-        const head = yield* Git.revParse(worktree, "HEAD")
-        if (from === undefined || head === from) {
-          return yield* fail(job, "commit", "the agent changed nothing", worktree)
-        }
-        commit = head
+      const committed = yield* Git.commitWork(worktree, { message: task.message, author })
+      // Nothing left to commit: an agent that commits its own work (Codex, aider and others do) moved the
+      // branch itself, and its commits are the attempt's work. One that did neither changed nothing.
+      const head = Option.isSome(committed) ? committed.value : yield* Git.headOf(worktree)
+      if (Option.isNone(committed) && (from === undefined || head.commit === from)) {
+        return yield* fail(job, "commit", "the agent changed nothing", worktree)
       }
+      commit = head.commit
+      tree = head.tree
       addPhase(task.id, "commit", Date.now() - t0)
     }
     if (from === undefined || commit === undefined) {
@@ -804,7 +804,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       }
     }
 
-    yield* gates.withPermit(gateStage(worker, job, { commit, from, branch, worktree }))
+    yield* gates.withPermit(gateStage(worker, job, { commit, tree, from, branch, worktree }))
   })
 
   /** The task's gate in its worktree (unless `preflight` is off), then the commit goes to the train. */
@@ -813,6 +813,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     job: Job,
     made: {
       readonly commit: string
+      readonly tree: string | undefined
       readonly from: string
       readonly branch: string
       readonly worktree: string
@@ -820,6 +821,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
   ) {
     const task = job.task
     const { commit, from, branch, worktree } = made
+    const treeOfCommit = made.tree === undefined ? Git.treeOf(repo, commit) : Effect.succeed(made.tree)
     const gateArgv = task.gate ?? config.gate
     if (config.preflight && gateArgv !== undefined) {
       emit({ _tag: "Phase", task: task.id, attempt: job.attempt, phase: "gate" })
@@ -831,7 +833,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
           gateWithRetries(gateArgv, worktree, Path.join(logDir(task.id), `gate-${job.attempt}`)).pipe(
             Effect.tap(() => Effect.sync(() => addPhase(task.id, "gate", Date.now() - t0)))
           ),
-          Git.treeOf(repo, commit)
+          treeOfCommit
         ],
         { concurrency: 2 }
       )
@@ -861,7 +863,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       }
       if (task.gate === undefined) greenTrees.add(tree)
     } else {
-      const tree = yield* Git.treeOf(repo, commit)
+      const tree = yield* treeOfCommit
       yield* write({
         _tag: "gated",
         task: task.id,
