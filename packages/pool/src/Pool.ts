@@ -376,25 +376,33 @@ const positiveInt = (name: string, value: number | undefined, fallback: number, 
  */
 export const resolve = Effect.fnUntraced(function* (config: Config) {
   const repo = Path.resolve(config.repo)
-  const top = yield* Git.topLevel(repo).pipe(
-    Effect.mapError(() => new PoolError({ reason: `${repo} is not a git repository` }))
+  // Three read-only questions at once (each is a git process; a run's start waits on them), answered in order.
+  const [top, current, firstStatus] = yield* Effect.all(
+    [
+      Effect.result(Git.topLevel(repo)),
+      config.base === undefined ? Effect.result(Git.currentBranch(repo)) : Effect.succeed(undefined),
+      Effect.result(Git.status(repo, { untracked: false }))
+    ],
+    { concurrency: "unbounded" }
   )
-  if (Path.resolve(top) !== repo) {
-    return yield* new PoolError({ reason: `${repo} is not the top of its repository (that is ${top})` })
+  if (top._tag === "Failure") return yield* new PoolError({ reason: `${repo} is not a git repository` })
+  if (Path.resolve(top.success) !== repo) {
+    return yield* new PoolError({
+      reason: `${repo} is not the top of its repository (that is ${top.success})`
+    })
   }
-  const base =
-    config.base ??
-    (yield* Git.currentBranch(repo).pipe(
-      Effect.flatMap((branch) =>
-        branch._tag === "Some"
-          ? Effect.succeed(branch.value)
-          : Effect.fail(new PoolError({ reason: `${repo} has no branch checked out: name the base branch` }))
-      )
-    ))
-  if (!(yield* Git.branchExists(repo, base))) {
+  let base = config.base
+  if (current !== undefined) {
+    const branch = yield* Effect.fromResult(current)
+    if (branch._tag === "None") {
+      return yield* new PoolError({ reason: `${repo} has no branch checked out: name the base branch` })
+    }
+    base = branch.value
+  }
+  if (base === undefined || !(yield* Git.branchExists(repo, base))) {
     return yield* new PoolError({ reason: `the base branch ${base} does not exist in ${repo}` })
   }
-  let status = yield* Git.status(repo, { untracked: false })
+  let status = yield* Effect.fromResult(firstStatus)
   if (!status.clean && (yield* catchUpCheckout(repo, base)))
     status = yield* Git.status(repo, { untracked: false })
   if (!status.clean) {
