@@ -482,9 +482,11 @@ export const makeForked: Effect.Effect<Git["Service"], never, ChildProcessSpawne
         Effect.ignore
       )
     )
-    return yield* serviceOf((request) =>
+    const service = yield* serviceOf((request) =>
       server !== undefined && server.alive() ? server.run(request) : direct(request)
     )
+    forkServer.ofService.set(service, () => (server !== undefined && server.alive() ? server : undefined))
+    return service
   }
 )
 

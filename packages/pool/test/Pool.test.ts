@@ -59,6 +59,57 @@ const trainGateRunsFor = (batch: Pool.Config["batch"]) =>
   }).pipe(Effect.scoped)
 
 describe("Pool", () => {
+  // With `Git.layerForked` (what `layerFor` and `layerNode` use), agents start from the server that starts git:
+  // each agent finds its parent is a fork server whose parent is this process, and that it is the only one.
+  it.live("agents start from the git service's fork server: one fork server per run", () =>
+    Effect.gen(function* () {
+      const p = yield* project()
+      const script = String.raw`
+        const fs = require("fs")
+        const parentOf = (pid) => {
+          try {
+            const stat = fs.readFileSync("/proc/" + pid + "/stat", "utf8")
+            return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+          } catch { return -1 }
+        }
+        const isServer = (pid) => {
+          try { return fs.readFileSync("/proc/" + pid + "/cmdline", "utf8").includes("const errCap = 65536") }
+          catch { return false }
+        }
+        const pool = parentOf(process.ppid)
+        const servers = fs.readdirSync("/proc").filter((d) => /^[0-9]+$/.test(d) && parentOf(d) === pool && isServer(d))
+        fs.writeFileSync("out-" + process.env.HANDOFFKIT_TASK_ID + ".json",
+          JSON.stringify({ server: process.ppid, isServer: isServer(process.ppid), pool, servers: servers.length }))
+      `
+      const ids = ["s1", "s2", "s3"]
+      const tasks = yield* tasksOf(
+        ids.map((id) => ({
+          id,
+          prompt: id,
+          owns: [`out-${id}.json`],
+          agent: { type: "command", argv: ["node", "-e", script] }
+        }))
+      )
+      const summary = yield* runPool(p, { tasks, workers: 3 })
+      assert.deepStrictEqual(outcomes(summary), { s1: "merged", s2: "merged", s3: "merged" })
+      const seen = ids.map(
+        (id) =>
+          JSON.parse(Fs.readFileSync(Path.join(p.repo, `out-${id}.json`), "utf8")) as {
+            server: number
+            isServer: boolean
+            pool: number
+            servers: number
+          }
+      )
+      for (const one of seen) {
+        assert.isTrue(one.isServer, "the agent's parent is a fork server")
+        assert.strictEqual(one.pool, process.pid, "whose parent is the pool's process")
+        assert.strictEqual(one.servers, 1, "the only fork server of the pool's process")
+      }
+      assert.strictEqual(new Set(seen.map((one) => one.server)).size, 1)
+    }).pipe(Effect.scoped)
+  )
+
   it.live(
     "10 tasks, 3 workers: the passing ones merged, a breaking one bisected and kept, a same-line conflict re-dispatched and merged",
     () =>

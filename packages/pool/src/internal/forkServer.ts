@@ -123,6 +123,14 @@ process.stdin.on("end", () => process.exit(0))
 send({ ready: true })
 `
 
+/**
+ * The server behind a git service made by `Git.makeForked`, by that service: so that a pool run given such a
+ * service starts its agents and gates from the same server instead of booting a second one (a Node process:
+ * about 40 ms of CPU at the start of a run, when the run's first git commands are also waiting). The getter
+ * says `undefined` while that server boots, and after it is gone.
+ */
+export const ofService = new WeakMap<object, () => ForkServer | undefined>()
+
 interface Pending {
   readonly pid: Deferred.Deferred<number, Failure>
   readonly done: Deferred.Deferred<Output, Failure>

@@ -6,7 +6,7 @@
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Semaphore } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Latch, Option, Queue, Semaphore } from "effect"
 import { Budget, Mailbox, Select, Tracer } from "@handoffkit/core"
 import * as Agents from "../Agents.ts"
 import * as Gate from "../Gate.ts"
@@ -71,23 +71,35 @@ const workerName = (index: number) => `pool/worker-${index}`
 const jobId = (task: string, attempt: number) => `pool:${task}:${attempt}:job`
 const readyId = (task: string, attempt: number) => `pool:${task}:${attempt}:ready`
 /**
- * `runWith`, its agents and gates started from a fork server (`process.Launcher`): it boots beside the run's
- * first steps, and until it is up (or if it dies) they are spawned directly.
+ * `runWith`, its agents and gates started from a fork server (`process.Launcher`): the git service's (see
+ * `forkServer.ofService`), or one that boots beside the run's first steps; until it is up (or if it dies) they
+ * are spawned directly.
  */
 export const run = (config: Pool.Resolved) =>
   Effect.gen(function* () {
-    const spawner = yield* ChildProcessSpawner
-    let server: forkServer.ForkServer | undefined
-    yield* Effect.forkScoped(
-      forkServer.start(spawner).pipe(
-        Effect.tap((started) => Effect.sync(() => (server = started))),
-        Effect.ignore
+    // The git service's own server when it has one (`Git.layerForked`); else one of the run's own.
+    let current = forkServer.ofService.get(yield* Git.Git)
+    if (current === undefined) {
+      const spawner = yield* ChildProcessSpawner
+      let server: forkServer.ForkServer | undefined
+      yield* Effect.forkScoped(
+        forkServer.start(spawner).pipe(
+          Effect.tap((started) => Effect.sync(() => (server = started))),
+          Effect.ignore
+        )
       )
-    )
+      current = () => server
+    }
+    const serverNow = current
     return yield* runWith(config).pipe(
       Effect.provideService(Process.Launcher, {
-        alive: () => server !== undefined && server.alive(),
-        launch: (request) => server!.launch(request)
+        alive: () => serverNow()?.alive() === true,
+        launch: (request) => {
+          const server = serverNow()
+          return server === undefined
+            ? Effect.fail({ message: "the pool's fork server exited", code: null })
+            : server.launch(request)
+        }
       })
     )
   }).pipe(Effect.scoped)
@@ -578,12 +590,29 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     yield* Git.worktreeAdd(repo, { path: worktree, branch, base: from })
   })
 
-  /** Makes queued attempts' worktrees, in queue order, one at a time, unless a worker took the attempt first. */
+  // Workers between taking an attempt and starting its agent. The preparer works only while there are none: a
+  // worker starting an agent is on the run's critical path, a worktree made ahead is not, and both take turns
+  // on git's worktree administration (a run's first wave would otherwise start its agents at half the pace).
+  let starting = 0
+  const noneStarting = yield* Latch.make(true)
+  const startingBegins = () => {
+    starting++
+    noneStarting.closeUnsafe()
+  }
+  const startingEnds = () => {
+    if (--starting === 0) noneStarting.openUnsafe()
+  }
+
+  /**
+   * Makes queued attempts' worktrees, in queue order, one at a time, unless a worker took the attempt first;
+   * each once no worker is starting an agent.
+   */
   const preparer = Effect.gen(function* () {
     while (true) {
       const job = yield* Queue.take(toPrepare)
       const key = attemptKey(job.task.id, job.attempt)
       if (warm.get(key)?.claimed !== false) continue
+      yield* noneStarting.await
       yield* ahead.take(1)
       const slot = warm.get(key)
       if (slot === undefined || slot.claimed) {
@@ -653,6 +682,14 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const commit = job.commit
 
     if (job.start === "agent") {
+      startingBegins()
+      let started = false
+      const agentStarts = () => {
+        if (started) return
+        started = true
+        startingEnds()
+      }
+      yield* Effect.addFinalizer(() => Effect.sync(agentStarts))
       const made = yield* claim(job)
       const agent = agentFor(task)
       if (agent === undefined) {
@@ -712,6 +749,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       yield* dispatched
       emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "agent" })
       if (!ready) yield* makeWorktree(job, base)
+      agentStarts()
       const t0 = Date.now()
       const timeout = task.timeout ?? config.timeout
       const result = yield* agent
@@ -914,7 +952,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
         }
         const job = next.value
         traceMessage("receive", workerName(index), "pool/coordinator", jobId(job.task.id, job.attempt))
-        yield* settled(job, work(index, job))
+        yield* settled(job, Effect.scoped(work(index, job)))
       }
     }).pipe(
       Effect.catchTag("MailboxClosed", () => Effect.void),
