@@ -311,6 +311,7 @@ export class CheckoutStale extends Schema.TaggedError<CheckoutStale>()("Checkout
  * - `okExitCodes`: exit codes that are not failures (default `[0]`); any other is a `GitError`.
  * - `maxStdoutBytes`: keep at most this many bytes of stdout (the rest is read and dropped; `truncated` says
  *   so). Default: all of it.
+ * - `input`: what git reads on its stdin (then closed); default: nothing (stdin is `/dev/null`).
  *
  * **Example**
  *
@@ -328,6 +329,7 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly okExitCodes?: ReadonlyArray<number> | undefined
   readonly maxStdoutBytes?: number | undefined
+  readonly input?: string | undefined
 }
 
 /**
@@ -500,7 +502,13 @@ const serviceOf = Effect.fnUntraced(function* (
   return Git.of({
     run: (dir, args, options) => {
       const where = dir ?? process.cwd()
-      const command = exec({ dir, args, env: options?.env, maxStdoutBytes: options?.maxStdoutBytes }).pipe(
+      const command = exec({
+        dir,
+        args,
+        env: options?.env,
+        maxStdoutBytes: options?.maxStdoutBytes,
+        input: options?.input
+      }).pipe(
         Effect.mapError(
           (failure) =>
             new GitError({ args, dir: where, exitCode: null, stderr: runner.clipStderr(failure.stderr) })
@@ -2162,6 +2170,70 @@ export const deleteRef = (
   expected: string
 ): Effect.Effect<void, GitError | RefMoved, Git> =>
   swapRef(repo, ref, ["update-ref", "-m", "handoffkit", "-d", "--end-of-options", ref, expected], expected)
+
+/**
+ * Deletes several refs in one transaction, each only if it still points at its expected id: all of them, or
+ * none.
+ *
+ * **When to use**
+ *
+ * To delete many branches known to be merged (the pool's cleanup of a merged batch) with one git process
+ * instead of one each.
+ *
+ * **Details**
+ *
+ * `git update-ref -m handoffkit -z --stdin` with a `delete <ref> <expected>` per ref. Every `ref` must be a full
+ * name (else `GitError` before git runs). When one is not at its expected id (or is gone), nothing is deleted
+ * and the call fails with `RefMoved` for the first such ref, read right after; other failures are `GitError`.
+ * No refs: nothing runs.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { execFileSync } from "node:child_process"
+ * import * as Fs from "node:fs"
+ * import * as Os from "node:os"
+ * import * as Path from "node:path"
+ * import { Effect } from "effect"
+ * import * as Git from "@handoffkit/pool/Git"
+ *
+ * const repo = Fs.mkdtempSync(Path.join(Os.tmpdir(), "git-doc-"))
+ * execFileSync("git", ["init", "-q", "-b", "main", repo])
+ * const program = Effect.gen(function*() {
+ *   Fs.writeFileSync(Path.join(repo, "a.txt"), "one\n")
+ *   yield* Git.commitAll(repo, { message: "first", author: { name: "Ada", email: "ada@example.com" } })
+ *   const root = yield* Git.revParse(repo, "HEAD")
+ *   yield* Git.createRef(repo, "refs/heads/x", root)
+ *   yield* Git.createRef(repo, "refs/heads/y", root)
+ *   yield* Git.deleteRefs(repo, [{ ref: "refs/heads/x", expected: root }, { ref: "refs/heads/y", expected: root }])
+ *   return yield* Git.branchExists(repo, "x")
+ * }).pipe(
+ *   Effect.provide(Git.layerNode),
+ *   Effect.ensuring(Effect.sync(() => Fs.rmSync(repo, { recursive: true, force: true })))
+ * )
+ * Effect.runPromise(program).then(console.log) // false
+ * ```
+ *
+ * @category refs
+ * @since 0.1.0
+ */
+export const deleteRefs = (
+  repo: string,
+  refs: ReadonlyArray<{ readonly ref: string; readonly expected: string }>
+): Effect.Effect<void, GitError | RefMoved, Git> =>
+  Effect.gen(function* () {
+    if (refs.length === 0) return
+    const args = ["update-ref", "-m", "handoffkit", "-z", "--stdin"]
+    for (const { ref } of refs) yield* requireFullRef(repo, args, ref)
+    const input = refs.map(({ expected, ref }) => `delete ${ref}\0${expected}\0`).join("")
+    const output = yield* run(repo, args, { input, okExitCodes: [0, 1, 128] })
+    if (output.exitCode === 0) return
+    for (const { expected, ref } of refs) {
+      const actual = Option.getOrNull(yield* refValue(repo, ref))
+      if (actual !== expected) return yield* new RefMoved({ repo, ref, expected, actual })
+    }
+    return yield* gitError(repo, args, output)
+  })
 
 // -----------------------------------------------------------------------------
 // Branches

@@ -650,6 +650,53 @@ describe("Git: refs", () => {
   )
 })
 
+describe("Git: deleteRefs and input", () => {
+  live("deleteRefs deletes all of its refs in one transaction, or none when one of them moved", () =>
+    Effect.gen(function* () {
+      const repo = yield* makeRepo({ "a.txt": "a\n" })
+      const second = commitFiles(repo.dir, { "a.txt": "b\n" })
+      const names = ["refs/heads/handoffkit/a/1", "refs/heads/handoffkit/b/1", "refs/heads/handoffkit/cü/1"]
+      for (const name of names) git(repo.dir, "update-ref", name, repo.initial)
+      // One moved: none is deleted, and the error names the moved one.
+      git(repo.dir, "update-ref", names[1]!, second)
+      const moved = yield* Git.deleteRefs(
+        repo.dir,
+        names.map((ref) => ({ ref, expected: repo.initial }))
+      ).pipe(Effect.flip)
+      assert.deepStrictEqual(
+        moved._tag === "RefMoved" ? [moved.ref, moved.expected, moved.actual] : [moved._tag],
+        [names[1], repo.initial, second]
+      )
+      for (const name of names)
+        assert.strictEqual(gitResult(repo.dir, "rev-parse", "--verify", name).status, 0)
+      // Each where it was expected: all go.
+      yield* Git.deleteRefs(repo.dir, [
+        { ref: names[0]!, expected: repo.initial },
+        { ref: names[1]!, expected: second },
+        { ref: names[2]!, expected: repo.initial }
+      ])
+      for (const name of names)
+        assert.strictEqual(gitResult(repo.dir, "rev-parse", "--verify", name).status, 128)
+      // A short name is refused before git runs; no refs, nothing to do.
+      const short = yield* Git.deleteRefs(repo.dir, [{ ref: "main", expected: second }]).pipe(Effect.flip)
+      assert.strictEqual(short._tag, "GitError")
+      yield* Git.deleteRefs(repo.dir, [])
+      assert.strictEqual(git(repo.dir, "rev-parse", "main"), second)
+    })
+  )
+
+  live("run writes `input` to git's stdin", () =>
+    Effect.gen(function* () {
+      const repo = yield* makeRepo({ "a.txt": "a\n" })
+      const input = "héllo\n".repeat(20_000)
+      const hashed = yield* Git.run(repo.dir, ["hash-object", "--stdin"], { input })
+      const file = Path.join(repo.root, "input.txt")
+      Fs.writeFileSync(file, input)
+      assert.strictEqual(hashed.stdout.trim(), git(repo.dir, "hash-object", file))
+    })
+  )
+})
+
 describe("Git: branches", () => {
   live("branchExists and listBranches look at local branches only, by exact name and plain prefix", () =>
     Effect.gen(function* () {

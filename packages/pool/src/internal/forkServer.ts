@@ -24,7 +24,7 @@ import { environmentOf, argvOf, signalGroup, killGrace } from "./gitRun.ts"
 
 /**
  * The server, as CommonJS source for `node -e`: one request per line on stdin (`{ i, file, args, cwd, env,
- * cap }`), for each a `{ i, pid }` line once started, then `{ i, code, signal, out, total, err }` (base64) once
+ * cap, input }`, `input` base64, written to the command's stdin), for each a `{ i, pid }` line once started, then `{ i, code, signal, out, total, err }` (base64) once
  * it has exited and its output is read, or `{ i, error }` when it could not start. A request with `stream`
  * (an agent, a gate: see `launch`) gets its output as it comes instead: `{ i, o }` and `{ i, e }` chunks
  * (base64), `{ i, oEnd }` and `{ i, eEnd }` when a pipe closes, `{ i, exit: [code, signal] }` when it exits.
@@ -64,11 +64,17 @@ const start = (r) => {
   if (r.stream) return launch(r)
   let child
   let ended = false
+  const input = typeof r.input === "string" ? Buffer.from(r.input, "base64") : undefined
   try {
-    child = spawn(r.file, r.args, { cwd: r.cwd ?? undefined, env: r.env, detached: true, stdio: ["ignore", "pipe", "pipe"] })
+    child = spawn(r.file, r.args, { cwd: r.cwd ?? undefined, env: r.env, detached: true, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] })
   } catch (e) {
     send({ i: r.i, error: String((e && e.message) || e) })
     return
+  }
+  if (input !== undefined) {
+    // A git that exits without reading all of it closes the pipe: its exit code tells what happened.
+    child.stdin.on("error", () => {})
+    child.stdin.end(input)
   }
   const cap = typeof r.cap === "number" ? r.cap : Infinity
   const kept = []
@@ -349,6 +355,9 @@ export const start = (
             args: argvOf(request),
             cwd: null,
             env: environmentOf(request),
+            ...(request.input === undefined
+              ? {}
+              : { input: Buffer.from(request.input, "utf8").toString("base64") }),
             cap: Number.isFinite(request.maxStdoutBytes ?? Number.POSITIVE_INFINITY)
               ? request.maxStdoutBytes
               : null

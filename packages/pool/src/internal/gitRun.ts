@@ -29,6 +29,8 @@ export interface Request {
   readonly args: ReadonlyArray<string>
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly maxStdoutBytes?: number | undefined
+  /** Written to git's stdin, which is then closed; without it, stdin is `/dev/null`. */
+  readonly input?: string | undefined
 }
 
 /** The stderr kept in an error, in bytes: enough for git's messages, bounded for a runaway one. */
@@ -120,6 +122,7 @@ export const argvOf = (request: Request): Array<string> => [
 ]
 
 const decoder = new TextDecoder("utf-8")
+const encoder = new TextEncoder()
 
 /** Concatenates chunks, keeping at most `cap` bytes, and counts all of them. */
 const collect = <E>(stream: Stream.Stream<Uint8Array, E>, cap: number) =>
@@ -191,7 +194,7 @@ export const run = (
           env: { ...fixedEnv, ...request.env },
           extendEnv: true,
           detached: true,
-          stdin: "ignore",
+          stdin: request.input === undefined ? "ignore" : Stream.make(encoder.encode(request.input)),
           stdout: "pipe",
           stderr: "pipe"
         })

@@ -233,7 +233,8 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
    * Deletes merged attempts' worktrees and branches, after checking each merge is in the base. A batch costs a
    * few git processes whatever its size: each worktree is moved into the trash (one rename: to git it is gone at
    * once, and a crash leaves nothing half-deleted under `worktrees/`), one `worktree prune` forgets them all,
-   * one `worktree list` tells which branches are checked out elsewhere; the trash is emptied by fs, not git.
+   * one `worktree list` tells which branches are checked out elsewhere, one `update-ref` transaction deletes
+   * the merged branches; the trash is emptied by fs, not git.
    */
   const cleanupAll = Effect.fnUntraced(function* (
     items: ReadonlyArray<{
@@ -260,14 +261,28 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
           )
         )
       : new Set<string>()
+    // The train just landed each `merged` (a parent of the base's new merge commit): a branch whose tip is still
+    // exactly it is in the base, so a compare-and-swap on that tip deletes it safely, without asking git whether
+    // it is merged: all of them in one transaction. If one moved, none is deleted, and each is seen to below.
+    const swaps = items.flatMap((item) =>
+      item.merged !== undefined && !holders.has(branchOf(item.task, item.attempt))
+        ? [{ ref: `refs/heads/${branchOf(item.task, item.attempt)}`, expected: item.merged }]
+        : []
+    )
+    const swapped =
+      swaps.length > 1 &&
+      (yield* Git.deleteRefs(repo, swaps).pipe(
+        Effect.as(true),
+        Effect.catchTag("RefMoved", () => Effect.succeed(false))
+      ))
     const cleaned: Array<Draft> = []
     for (const item of items) {
       const branch = branchOf(item.task, item.attempt)
       let deleted: boolean | undefined
-      if (item.merged !== undefined && !holders.has(branch)) {
-        // The train just landed `merged` (a parent of the base's new merge commit): a branch whose tip is still
-        // exactly it is in the base, so a compare-and-swap on that tip deletes it safely, without asking git
-        // whether it is merged. Moved, checked out elsewhere or gone: the full check below decides.
+      if (swapped && swaps.some((swap) => swap.ref === `refs/heads/${branch}`)) deleted = true
+      else if (item.merged !== undefined && !holders.has(branch)) {
+        // One at a time (alone, or after the transaction found one moved). Moved, checked out elsewhere or
+        // gone: the full check below decides.
         deleted = yield* Git.deleteRef(repo, `refs/heads/${branch}`, item.merged).pipe(
           Effect.as(true),
           Effect.catchTag("RefMoved", () => Effect.succeed(undefined))
