@@ -2,8 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Effect } from "effect"
+import { NodeServices } from "@effect/platform-node"
+import { Deferred, Effect, Exit, Layer } from "effect"
 import { Budget } from "@handoffkit/core"
+import * as Git from "../src/Git.ts"
 import * as Journal from "../src/Journal.ts"
 import * as Pool from "../src/Pool.ts"
 import {
@@ -405,6 +407,59 @@ describe("Pool", () => {
         assert.isTrue(Fs.existsSync(Path.join(p.repo, "src", "b.mjs")))
       }),
     60_000
+  )
+
+  it.live("a branch that passes while the train stacks a batch joins that batch, and its one gate run", () =>
+    Effect.gen(function* () {
+      const p = yield* project()
+      const bPasses = yield* Deferred.make<void>()
+      // The train's first merge waits until b has passed (and a moment more, for b to reach the train's inbox):
+      // a was taken alone, and b arrives while a is being stacked.
+      let first = true
+      const git = Layer.effect(
+        Git.Git,
+        Effect.map(Git.make, (real) =>
+          Git.Git.of({
+            run: (dir, args, options) => {
+              if (args[0] !== "merge-tree" || !first) return real.run(dir, args, options)
+              first = false
+              return Deferred.await(bPasses).pipe(
+                Effect.andThen(Effect.sleep("300 millis")),
+                Effect.andThen(real.run(dir, args, options))
+              )
+            }
+          })
+        )
+      )
+      const aPassed = Path.join(p.dir, "a-passed")
+      const b = Object.assign(writes("b"), {
+        agent: command({ waitFor: aPassed }, { write: "src/b.mjs", content: goodModule("b") })
+      })
+      const tasks = yield* tasksOf([writes("a"), b])
+      const summary = yield* Pool.run({
+        repo: p.repo,
+        root: p.root,
+        tasks,
+        workers: 2,
+        preflight: false,
+        gate: ["node", "test.mjs"],
+        onEvent: (event) => {
+          if (event._tag !== "Phase" || event.phase !== "ready") return
+          if (event.task === "a") Fs.writeFileSync(aPassed, "")
+          if (event.task === "b") Deferred.doneUnsafe(bPasses, Exit.void)
+        }
+      }).pipe(
+        Effect.provide(
+          Layer.mergeAll(git, Journal.layerFile(Pool.journalPath(p.root))).pipe(
+            Layer.provideMerge(NodeServices.layer)
+          )
+        )
+      )
+      assert.deepStrictEqual(outcomes(summary), { a: "merged", b: "merged" })
+      assert.strictEqual(summary.batches, 1, JSON.stringify(summary))
+      assert.strictEqual(summary.trainGateRuns, 1, JSON.stringify(summary))
+      assert.deepStrictEqual(Object.values(mergesPerTask(p)), [1, 1])
+    }).pipe(Effect.scoped)
   )
 
   it.live(

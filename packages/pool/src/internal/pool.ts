@@ -1163,9 +1163,9 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
         pending.push(arrived.value)
       }
       const batch = pending.splice(0, size)
-      for (const ready of batch) {
+      const received = (ready: Ready) =>
         traceMessage("receive", "pool/train", "pool/coordinator", readyId(ready.task.id, ready.attempt))
-      }
+      batch.forEach(received)
       batchNumber += 1
       metrics.batches += 1
       if (baseStale) {
@@ -1176,7 +1176,17 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       const stack: Array<Stacked> = []
       const deferred: Array<Ready> = []
       let tip = old
-      for (const ready of batch) {
+      // The batch's branches, then those that pass while it is stacked, up to its size: a branch that arrives
+      // now joins this batch's gate run instead of waiting for the next one.
+      for (let i = 0; ; i++) {
+        if (i === batch.length) {
+          if (batch.length >= size || pending.length > 0) break
+          const more = yield* Mailbox.poll(trainInbox)
+          if (Option.isNone(more)) break
+          received(more.value)
+          batch.push(more.value)
+        }
+        const ready = batch[i]!
         if (ready.resumed === true && (yield* Git.isAncestor(repo, ready.commit, old))) {
           // Already in the base (a resumed run whose move landed): merging again would be a second merge.
           yield* cleanup(ready.task.id, ready.attempt)
