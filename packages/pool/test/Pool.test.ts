@@ -409,6 +409,23 @@ describe("Pool", () => {
     60_000
   )
 
+  it.live(
+    "a train worktree a killed run left registered but gone (moved to the trash, not pruned) is made again",
+    () =>
+      Effect.gen(function* () {
+        const p = yield* project()
+        const train = Path.join(p.root, "train")
+        p.git("worktree", "add", "--detach", train, "main")
+        Fs.rmSync(train, { recursive: true, force: true })
+        const tasks = yield* tasksOf([writes("a")])
+        const summary = yield* runPool(p, { tasks, workers: 1, preflight: false, gate: ["node", "test.mjs"] })
+        assert.deepStrictEqual(outcomes(summary), { a: "merged" })
+        assert.strictEqual(summary.trainGateRuns, 1)
+        assert.deepStrictEqual(worktrees(p), [p.repo])
+        assert.isFalse(Fs.existsSync(train))
+      }).pipe(Effect.scoped)
+  )
+
   it.live("a branch that passes while the train stacks a batch joins that batch, and its one gate run", () =>
     Effect.gen(function* () {
       const p = yield* project()

@@ -995,7 +995,13 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     }
     if (!trainTreeReady) {
       if (Fs.existsSync(trainTree)) yield* Git.worktreeRemove(repo, trainTree)
-      yield* Git.worktreeAddDetached(repo, { path: trainTree, commit })
+      // A run killed after moving it into the trash, before the prune, left git's entry for it: pruned, then
+      // added again.
+      yield* Git.worktreeAddDetached(repo, { path: trainTree, commit }).pipe(
+        Effect.catchTag("GitError", () =>
+          Effect.andThen(Git.worktreePrune(repo), Git.worktreeAddDetached(repo, { path: trainTree, commit }))
+        )
+      )
       trainTreeReady = true
     } else {
       yield* Git.checkoutDetached(trainTree, commit)
@@ -1465,18 +1471,35 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
   }
   yield* Queue.end(cleanups)
   yield* Queue.end(moves)
-  yield* Fiber.join(cleaner)
-  yield* Fiber.join(followerFiber)
-  if (cleanerFailure !== undefined) return yield* Effect.failCause(cleanerFailure as Cause.Cause<never>)
   yield* Mailbox.close(queue, "the run is over")
   yield* Mailbox.close(trainInbox, "the run is over")
   yield* Queue.end(toPrepare)
   yield* Fiber.interruptAll([...workers, trainFiber, preparerFiber])
-  if (Fs.existsSync(trainTree)) yield* Git.worktreeRemove(repo, trainTree)
+  // The train's worktree goes as merged ones do, while the last cleanup runs: renamed into the trash (to git it
+  // is gone at once), forgotten by the prune below, emptied by fs.
+  let trainTrash: string | undefined
+  if (Fs.existsSync(trainTree)) {
+    trainTrash = Path.join(trashDir, "train")
+    Fs.mkdirSync(trashDir, { recursive: true })
+    Fs.rmSync(trainTrash, { recursive: true, force: true })
+    Fs.renameSync(trainTree, trainTrash)
+  }
+  yield* Fiber.join(cleaner)
+  yield* Fiber.join(followerFiber)
+  if (cleanerFailure !== undefined) return yield* Effect.failCause(cleanerFailure as Cause.Cause<never>)
   yield* Git.worktreePrune(repo)
-  yield* write({ _tag: "finished", interrupted: false })
-
-  const baseAfter = yield* Git.revParse(repo, baseRef)
+  const [baseAfter] = yield* Effect.all(
+    [
+      Git.revParse(repo, baseRef),
+      write({ _tag: "finished", interrupted: false }),
+      Effect.promise(() =>
+        trainTrash === undefined
+          ? Promise.resolve()
+          : Fs.promises.rm(trainTrash, { recursive: true, force: true })
+      )
+    ],
+    { concurrency: "unbounded" }
+  )
   const summary: Pool.Summary = {
     base: config.base,
     baseBefore,
