@@ -25,6 +25,11 @@ const senders = 10
 const actors = 50
 const lockExpiry = "2 seconds"
 const lockExpirySeconds = 2
+// Throughput runs on `ClusterRunner`'s default lock expiry. A runner confirms its shard lock before it saves
+// each reply, and gives the message up when that takes longer than a lock refresh (a quarter of the expiry,
+// `ClusterRunner.shardingConfig`): with 2 s, on a loaded machine, the bare engine ran 20 to 45% of its messages again (and out of order) for that alone,
+// which measured the short expiry, not the engine. Ours is as fast either way (its duplicates are skipped).
+const throughputLockExpiry = "10 seconds"
 
 /** Runs `use` with a fresh embedded server's URL; the server is stopped and deleted afterwards. */
 const withServer = async <A>(use: (url: string) => Promise<A>): Promise<A> => {
@@ -53,20 +58,29 @@ const freshSchema = (url: string) =>
 
 /**
  * Messages per second through two runners: HandoffKit actors (`on: "actors"`), or the bare entity (`on:
- * "engine"`; at-least-once, so a message it ran twice is reported, and counted once).
+ * "engine"`; at-least-once, so the runs of a message beyond its first are reported, and not counted).
  */
 const clusterRate = (url: string, messages: number, on: "actors" | "engine" = "actors") =>
   Effect.runPromise(
     Effect.gen(function* () {
       const schemaUrl = yield* freshSchema(url)
-      const outcome = yield* Faults.run({ url: schemaUrl, messages, actors, senders, lockExpiry, on })
+      const outcome = yield* Faults.run({
+        url: schemaUrl,
+        messages,
+        actors,
+        senders,
+        lockExpiry: throughputLockExpiry,
+        on
+      })
       if (outcome.lost !== 0 || (on === "actors" && outcome.twice !== 0)) {
         return yield* Effect.die(new Error(`${on}: lost ${outcome.lost}, run twice ${outcome.twice}`))
       }
       const distinct = messages - outcome.lost
       const name = on === "actors" ? "cluster.throughput" : "cluster.engine"
+      // Behaviour runs beyond one per message (the engine's redeliveries), and rows out of sender order.
+      const extra = outcome.handled - distinct
       const twice =
-        outcome.twice === 0 ? "" : ` (${outcome.twice} run twice, ${outcome.outOfOrder} out of order)`
+        extra === 0 ? "" : ` (${extra} runs more than once per message, ${outcome.outOfOrder} out of order)`
       console.log(
         `${name}: ${distinct} messages stored in ${outcome.sentMs} ms, handled in ${outcome.elapsedMs} ms${twice}`
       )

@@ -1,15 +1,17 @@
 /**
  * Where each message's cost goes, on the `cluster.throughput` workload (3,000 messages, 10 senders, 50
- * actors, two runner processes and this process as the client), for HandoffKit actors (`ClusterRunner`) and
- * for the bare `effect/cluster` entity of test/fixture/engine.ts, one after the other on one embedded
- * PostgreSQL started with every statement logged (`log_statement = all`, JSON log):
+ * actors, lock expiry 10 s, two runner processes and this process as the client), for HandoffKit actors
+ * (`ClusterRunner`) and for the bare `effect/cluster` entity of test/fixture/engine.ts, one after the other
+ * on one embedded PostgreSQL started with every statement logged (`log_statement = all`, on its stderr):
  *
  * - statements and transactions per message, by the application that issued them (`handoffkit-client`:
  *   the client's cluster storage; `handoffkit-cluster`: the runners' cluster storage and shard locks;
  *   `handoffkit-actors`: our pool, `Idempotency` and the behaviour; `bare-*` the same for the bare entity),
  *   and statements by what they touch;
  * - CPU seconds of each process over the measured phase (from the first measured send to the last
- *   handling): this process, the two runners, the PostgreSQL backends by application.
+ *   handling): this process, the two runners, the PostgreSQL backends by application (from /proc; a
+ *   backend that exits before the end is missed, but for the client's, counted as they were at its last
+ *   send).
  *
  * Logging every statement slows PostgreSQL down: the rates this prints are not the benchmark's; the counts
  * and the CPU split are what it is for. Run: `node packages/cluster/bench/profile.ts` (through npm's Node 24:
@@ -106,10 +108,8 @@ const profile = (url: string, postmaster: number, on: "actors" | "engine") =>
         SELECT pid, COALESCE(NULLIF(application_name, ''), backend_type) AS name FROM pg_stat_activity`
       for (const row of rows) names.set(row.pid, row.name)
       const ticks = new Map<string, number>()
-      ticks.set(
-        "client (this process)",
-        Math.round((process.cpuUsage().user + process.cpuUsage().system) / 10_000)
-      )
+      const usage = process.cpuUsage()
+      ticks.set("client (this process)", Math.round((usage.user + usage.system) / 10_000))
       runners.forEach((pid, i) => ticks.set(`runner ${i}`, cpuTicks(pid) ?? 0))
       for (const pid of childrenOf(postmaster)) {
         const key = `postgres: ${names.get(pid) ?? "other"}`
@@ -124,7 +124,7 @@ const profile = (url: string, postmaster: number, on: "actors" | "engine") =>
       messages,
       actors: 50,
       senders: 10,
-      lockExpiry: "2 seconds",
+      lockExpiry: "10 seconds",
       on,
       onPhase: (phase, pids) =>
         Effect.orDie(
