@@ -22,9 +22,10 @@
  *   stores each once. Each handling runs through `Idempotency`: a redelivered message is not handled twice.
  * - Message order per sender is kept: an entity handles one message at a time, in the order stored. A
  *   runner that was losing a shard can leave a claimed message behind while later ones reach the new
- *   owner; before each message the handler looks for messages of its entity stored earlier and not yet
- *   handled (`Idempotency.backlog`), handles those first, and has the cluster read them again (they are
- *   duplicates by then). A sender's sends are ordered when each is stored before the next is sent (a
+ *   owner; before each message's behaviour runs, the statement that claims its id also looks for messages
+ *   of its entity stored earlier and not yet handled; when there are some, the claim is rolled back, the
+ *   handler handles those first (`Idempotency.backlog`), has the cluster read them again (they are
+ *   duplicates by then), and hands the message over again. A sender's sends are ordered when each is stored before the next is sent (a
  *   `send` completes once stored).
  * - Payloads cross processes: they must be JSON values (`Schema.Json`).
  * - An actor's private state (a `stateful` actor's state, a closure) lives in the process that handles it:

@@ -20,11 +20,13 @@
  *   is retried, with the same id, until the database answers again (`retry`, default up to 2 minutes); also
  *   when the behaviour turned that error into a defect (`Effect.orDie` on its own SQL).
  * - Order: `backlog` lists the messages stored for an actor before the one being handled and not handled
- *   yet. The cluster reads stored messages in the order they were stored, but a message claimed by a runner
- *   that was losing its shard can be left behind while later ones reach the new owner; handling the backlog
- *   first keeps every sender's order (see `ClusterActors`). `stale` lists messages claimed long ago and
- *   still not processed, so a runner can have the cluster read again one it left behind with no later
- *   message of its entity to catch it up (the cluster itself re-reads a claim after ten minutes).
+ *   yet; `run` with `after` checks that there are none in the statement that claims the id (one round trip
+ *   for both), and rolls the claim back when there are. The cluster reads stored messages in the order they
+ *   were stored, but a message claimed by a runner that was losing its shard can be left behind while later
+ *   ones reach the new owner; handling the backlog first keeps every sender's order (see `ClusterActors`).
+ *   `stale` lists messages claimed long ago and still not processed, so a runner can have the cluster read
+ *   again one it left behind with no later message of its entity to catch it up (the cluster itself re-reads
+ *   a claim after ten minutes).
  * - Not covered: effects outside the database (an HTTP call, a model request, a file). They run again when
  *   the message is redelivered before its transaction committed; make them idempotent by the envelope id.
  *
@@ -37,7 +39,9 @@ import { isSqlError, type SqlError } from "effect/sql/SqlError"
 
 /**
  * What happened to one delivery: the behaviour ran (`"handled"`), or the id had been handled already
- * (`"duplicate"`), with the reply recorded for it (an encoded reply envelope, or `null`).
+ * (`"duplicate"`), with the reply recorded for it (an encoded reply envelope, or `null`); or, when `run` was
+ * given where the message was stored (`after`), messages of its entity stored before it are not handled yet
+ * (`"behind"`): nothing ran, nothing was recorded, `reply` is `null`.
  *
  * **Example**
  *
@@ -52,7 +56,7 @@ import { isSqlError, type SqlError } from "effect/sql/SqlError"
  * @since 0.1.0
  */
 export interface Result {
-  readonly outcome: "handled" | "duplicate"
+  readonly outcome: "handled" | "duplicate" | "behind"
   readonly reply: unknown
 }
 
@@ -125,10 +129,12 @@ export interface Claim {
  *
  * **Details**
  *
- * `run(envelope, handling, reply)` runs `handling` unless `envelope.id` was handled before; `reply()` is read
- * after `handling` succeeded and stored with the id. `backlog(at)` lists, in the order they were stored,
- * the messages of the same entity stored before the one at `at` whose envelope ids were not handled yet
- * (always empty in memory, where the cluster cannot leave one behind). `stale(entityType, olderThan)` lists
+ * `run(envelope, handling, reply, after)` runs `handling` unless `envelope.id` was handled before; `reply()` is
+ * read after `handling` succeeded and stored with the id. With `after` (where the message was stored), it
+ * first checks, in the statement that claims the id, that `backlog(after)` is empty, and returns `"behind"`
+ * without running anything when it is not. `backlog(at)` lists, in the order they were stored, the messages
+ * of the same entity stored before the one at `at` whose envelope ids were not handled yet (always empty in
+ * memory, where the cluster cannot leave one behind). `stale(entityType, olderThan)` lists
  * that entity type's unprocessed requests whose last read is older than `olderThan` (empty in memory).
  *
  * **Example**
@@ -159,7 +165,8 @@ export class Idempotency extends Context.Service<
     readonly run: <E, R>(
       envelope: Envelope.Envelope<unknown>,
       handling: Effect.Effect<void, E, R>,
-      reply: () => unknown
+      reply: () => unknown,
+      after?: StoredAt | undefined
     ) => Effect.Effect<Result, E, R>
     readonly backlog: (at: StoredAt) => Effect.Effect<ReadonlyArray<Stored>>
     readonly stale: (entityType: string, olderThan: Duration.Duration) => Effect.Effect<ReadonlyArray<Claim>>
@@ -225,6 +232,9 @@ const permanent = new Set([
   "AuthorizationError",
   "AuthenticationError"
 ])
+// Fails the claiming transaction of a message whose entity is behind, so that it rolls back.
+const rollBack = { _tag: "Behind" } as const
+
 const isTransient = (error: unknown): boolean => isSqlError(error) && !permanent.has(error.reason._tag)
 
 /**
@@ -273,18 +283,38 @@ export const layerSql = (options?: {
           Effect.retry({ while: isTransient, schedule: retry }),
           Effect.catchIf(isSqlError, (error) => Effect.die(error))
         )
+      // Requests (kind 0) of the entity, not reported processed, stored before `at`, whose envelope id has
+      // no record here. The shard filter uses the cluster's (shard_id, processed, ...) index.
+      const behind = (at: StoredAt) => sql`
+        FROM ${sql(messages)} m
+        WHERE m.shard_id = ${at.shardId} AND m.processed = FALSE AND m.kind = 0
+          AND m.entity_type = ${at.entityType} AND m.entity_id = ${at.entityId}
+          AND m.rowid < (SELECT c.rowid FROM ${sql(messages)} c WHERE c.id = ${at.requestId}::bigint)
+          AND NOT EXISTS (SELECT 1 FROM ${sql(table)} h
+            WHERE h.message_id = (m.payload::jsonb -> 'envelope' ->> 'id'))`
+      // The claim of `envelope`'s id; with `after`, in the same statement, whether its entity is behind.
+      const claim = (envelope: Envelope.Envelope<unknown>, after: StoredAt | undefined) =>
+        after === undefined
+          ? Effect.map(
+              sql<{ readonly message_id: string }>`
+                INSERT INTO ${sql(table)} (message_id, address) VALUES (${envelope.id}, ${envelope.to})
+                ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
+              (rows) => ({ claimed: rows.length > 0, behind: false })
+            )
+          : Effect.map(
+              sql<{ readonly claimed: number; readonly behind: boolean }>`
+                WITH claimed AS (
+                  INSERT INTO ${sql(table)} (message_id, address) VALUES (${envelope.id}, ${envelope.to})
+                  ON CONFLICT (message_id) DO NOTHING RETURNING message_id)
+                SELECT (SELECT count(*) FROM claimed)::int AS claimed,
+                  EXISTS (SELECT 1 ${behind(after)}) AS behind`,
+              (rows) => ({ claimed: rows[0]!.claimed > 0, behind: rows[0]!.behind })
+            )
       return Idempotency.of({
-        // Requests (kind 0) of the entity, not reported processed, stored before `at`, whose envelope id has
-        // no record here. The shard filter uses the cluster's (shard_id, processed, ...) index.
         backlog: (at) =>
           retrying(
             sql<{ readonly request_id: string; readonly payload: string }>`
-              SELECT m.id::text AS request_id, m.payload FROM ${sql(messages)} m
-              WHERE m.shard_id = ${at.shardId} AND m.processed = FALSE AND m.kind = 0
-                AND m.entity_type = ${at.entityType} AND m.entity_id = ${at.entityId}
-                AND m.rowid < (SELECT c.rowid FROM ${sql(messages)} c WHERE c.id = ${at.requestId}::bigint)
-                AND NOT EXISTS (SELECT 1 FROM ${sql(table)} h
-                  WHERE h.message_id = (m.payload::jsonb -> 'envelope' ->> 'id'))
+              SELECT m.id::text AS request_id, m.payload ${behind(at)}
               ORDER BY m.rowid`
           ).pipe(
             Effect.map((rows) =>
@@ -304,15 +334,16 @@ export const layerSql = (options?: {
         run: <E, R>(
           envelope: Envelope.Envelope<unknown>,
           handling: Effect.Effect<void, E, R>,
-          reply: () => unknown
+          reply: () => unknown,
+          after?: StoredAt | undefined
         ) =>
           sql
             .withTransaction(
               Effect.gen(function* () {
-                const claimed = yield* sql<{ readonly message_id: string }>`
-                  INSERT INTO ${sql(table)} (message_id, address) VALUES (${envelope.id}, ${envelope.to})
-                  ON CONFLICT (message_id) DO NOTHING RETURNING message_id`
-                if (claimed.length === 0) {
+                const claimed = yield* claim(envelope, after)
+                // Earlier messages first: the claim is rolled back with the transaction.
+                if (claimed.claimed && claimed.behind) return yield* Effect.fail(rollBack)
+                if (!claimed.claimed) {
                   const rows = yield* sql<{ readonly reply: unknown }>`
                     SELECT reply FROM ${sql(table)} WHERE message_id = ${envelope.id}`
                   return { outcome: "duplicate", reply: rows[0]?.reply ?? null } satisfies Result
@@ -327,6 +358,10 @@ export const layerSql = (options?: {
               })
             )
             .pipe(
+              Effect.catchIf(
+                (error): error is typeof rollBack => error === rollBack,
+                () => Effect.succeed<Result>({ outcome: "behind", reply: null })
+              ),
               // A behaviour that turned its own SQL error into a defect (`Effect.orDie`) rolled back with the
               // transaction all the same: a lost connection there is as retryable as one in the claim.
               Effect.catchDefect((defect) =>

@@ -21,7 +21,7 @@ import type {
   EncodedEnvelope,
   Undeliverable as UndeliverableType
 } from "../ClusterActors.ts"
-import { Idempotency } from "../Idempotency.ts"
+import * as Idempotency from "../Idempotency.ts"
 
 type Encoded = typeof EncodedEnvelope.Type
 
@@ -54,12 +54,19 @@ export const decodeStored = (payload: unknown): Envelope.Envelope<unknown> | und
   return Option.isSome(decoded) ? decode(decoded.value.envelope as Encoded) : undefined
 }
 
+// Where a request of the entity was stored.
+const storedAt = (request: Entity.Request<any>): Idempotency.StoredAt => ({
+  shardId: ShardId.toString(request.address.shardId),
+  entityType: request.address.entityType,
+  entityId: request.address.entityId,
+  requestId: String(request.requestId)
+})
+
 interface Pending {
-  readonly done: Deferred.Deferred<
-    { readonly outcome: "handled" | "duplicate"; readonly reply: unknown },
-    UndeliverableType
-  >
+  readonly done: Deferred.Deferred<Idempotency.Result, UndeliverableType>
   reply: Encoded | null
+  /** Where the message was stored, when its handling is to check first that none before it is left. */
+  readonly after: Idempotency.StoredAt | undefined
 }
 
 interface ReplySlot extends Registry.Recipient {
@@ -90,14 +97,14 @@ export const layer = (
   ActorEntity: typeof ActorEntityType,
   Undeliverable: typeof UndeliverableType,
   serve: boolean
-): Layer.Layer<Registry.Registry, never, Sharding | Idempotency> => {
+): Layer.Layer<Registry.Registry, never, Sharding | Idempotency.Idempotency> => {
   const undeliverable = (address: string, reason: string) => new Undeliverable({ address, reason })
   return Layer.effect(
     Registry.Registry,
     Effect.gen(function* () {
       const scope = yield* Scope.Scope
       const client = yield* ActorEntity.client
-      const idempotency = serve ? yield* Idempotency : undefined
+      const idempotency = serve ? yield* Idempotency.Idempotency : undefined
       // Actors spawned here and reply slots of asks made here.
       const locals = new Map<string, Registry.Recipient>()
       const waiting = new Map<string, Deferred.Deferred<Registry.Recipient>>()
@@ -180,7 +187,7 @@ export const layer = (
           const run =
             idempotency === undefined
               ? Effect.map(attempt, () => ({ outcome: "handled" as const, reply: entry?.reply ?? null }))
-              : idempotency.run(env, attempt, () => entry?.reply ?? null)
+              : idempotency.run(env, attempt, () => entry?.reply ?? null, entry?.after)
           return run.pipe(
             Effect.onExit((exit) =>
               Effect.sync(() => {
@@ -257,11 +264,12 @@ export const layer = (
 
       if (serve) {
         const storage = yield* Effect.serviceOption(MessageStorage.MessageStorage)
-        // Hands one envelope to the actor spawned here at its address and waits until it has handled it.
-        const handOver = (env: Envelope.Envelope<unknown>) =>
+        // Hands one envelope to the actor spawned here at its address and waits until it has handled it (or,
+        // given `after`, found its entity behind: see `deliver`).
+        const handOver = (env: Envelope.Envelope<unknown>, after?: Idempotency.StoredAt) =>
           Effect.gen(function* () {
             const recipient = yield* awaitLocal(env.to)
-            const entry: Pending = { done: Deferred.makeUnsafe(), reply: null }
+            const entry: Pending = { done: Deferred.makeUnsafe(), reply: null, after }
             pending.set(env.id, entry)
             if (env.replyTo !== undefined) captures.set(env.replyTo, entry)
             yield* Effect.mapError(recipient.deliver(env), (error) => undeliverable(env.to, error.reason))
@@ -293,12 +301,7 @@ export const layer = (
         const catchUp = (request: Entity.Request<any>) =>
           Effect.gen(function* () {
             const address = request.address
-            const backlog = yield* idempotency!.backlog({
-              shardId: ShardId.toString(address.shardId),
-              entityType: address.entityType,
-              entityId: address.entityId,
-              requestId: String(request.requestId)
-            })
+            const backlog = yield* idempotency!.backlog(storedAt(request))
             if (backlog.length === 0) return
             yield* Effect.logWarning("handling messages left behind in storage before this one").pipe(
               Effect.annotateLogs({ address: address.entityId, count: backlog.length })
@@ -333,11 +336,17 @@ export const layer = (
         }
         const handlers = ActorEntity.toLayer(
           ActorEntity.of({
+            // The check for messages left behind is made in the statement that claims the message (one round
+            // trip for both, just before its behaviour would run, as a separate query before it was); only
+            // when some are found is the backlog read, handled, and the message handed over again.
             deliver: (request) =>
-              Effect.andThen(
-                catchUp(request as Entity.Request<any>),
-                handOver(decode(request.payload.envelope as Encoded))
-              ) as any
+              Effect.gen(function* () {
+                const env = decode(request.payload.envelope as Encoded)
+                const first = yield* handOver(env, storedAt(request as Entity.Request<any>))
+                if (first.outcome !== "behind") return first
+                yield* catchUp(request as Entity.Request<any>)
+                return yield* handOver(env)
+              }) as any
           }),
           { concurrency: 1 }
         )
