@@ -968,6 +968,7 @@ export interface DiffOptions {
  */
 export interface CheckoutOptions {
   readonly keep?: ReadonlyArray<string> | undefined
+  readonly clean?: boolean | undefined
 }
 
 const defaultDiffBytes = 64 * 1024
@@ -1519,7 +1520,9 @@ export const headOf = (dir: string): Effect.Effect<Committed, GitError, Git> =>
  * Resolves `commit` to its id, then `git checkout --detach --force <id>` (local changes are thrown away) and
  * `git clean -ffdx` (every untracked and ignored file and directory goes, nested repositories too), except
  * paths matching `options.keep` (gitignore patterns, each passed as `-e`): keep a dependency cache there if the
- * gate may reuse it. Only for worktrees the pool owns: never call it on the user's checkout.
+ * gate may reuse it. With `clean: false` the clean is left out, for a caller that cleans the worktree itself
+ * after each use (`cleanWorktree`, off its critical path). Only for worktrees the pool owns: never call it on
+ * the user's checkout.
  *
  * **Example**
  *
@@ -1561,8 +1564,51 @@ export const checkoutDetached = (
     // (a full object id is one already: it cannot start with "-", and checkout refuses one that is no commit).
     const id = isObjectId(commit) ? commit : yield* revParse(worktree, `${commit}^{commit}`)
     yield* run(worktree, ["checkout", "--quiet", "--detach", "--force", id, "--"])
-    yield* run(worktree, ["clean", "-ffdxq", ...(options?.keep ?? []).flatMap((pattern) => ["-e", pattern])])
+    if (options?.clean !== false) yield* cleanWorktree(worktree, options)
   })
+
+/**
+ * Removes every untracked and ignored file and directory of a worktree (`git clean -ffdx`), except paths
+ * matching `options.keep`: what `checkoutDetached` does after its checkout.
+ *
+ * **When to use**
+ *
+ * Right after a gate ran in a reused worktree, while nothing waits on it, so that the next
+ * `checkoutDetached(..., { clean: false })` finds it clean. Only for worktrees the pool owns.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { execFileSync } from "node:child_process"
+ * import * as Fs from "node:fs"
+ * import * as Os from "node:os"
+ * import * as Path from "node:path"
+ * import { Effect } from "effect"
+ * import * as Git from "@handoffkit/pool/Git"
+ *
+ * const repo = Fs.mkdtempSync(Path.join(Os.tmpdir(), "git-doc-"))
+ * execFileSync("git", ["init", "-q", "-b", "main", repo])
+ * Fs.writeFileSync(Path.join(repo, "built.txt"), "output\n")
+ * Fs.mkdirSync(Path.join(repo, "cache"))
+ * Fs.writeFileSync(Path.join(repo, "cache", "dep.txt"), "kept\n")
+ * const program = Git.cleanWorktree(repo, { keep: ["cache/"] }).pipe(
+ *   Effect.map(() => [Fs.existsSync(Path.join(repo, "built.txt")), Fs.existsSync(Path.join(repo, "cache", "dep.txt"))]),
+ *   Effect.provide(Git.layerNode),
+ *   Effect.ensuring(Effect.sync(() => Fs.rmSync(repo, { recursive: true, force: true })))
+ * )
+ * Effect.runPromise(program).then(console.log) // [false, true]
+ * ```
+ *
+ * @category working tree
+ * @since 0.1.0
+ */
+export const cleanWorktree = (
+  worktree: string,
+  options?: CheckoutOptions
+): Effect.Effect<void, GitError, Git> =>
+  Effect.asVoid(
+    run(worktree, ["clean", "-ffdxq", ...(options?.keep ?? []).flatMap((pattern) => ["-e", pattern])])
+  )
 
 /**
  * Moves a pool worktree's checked-out branch to `commit`, and its index and files with it.

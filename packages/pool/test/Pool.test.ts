@@ -409,6 +409,22 @@ describe("Pool", () => {
     60_000
   )
 
+  it.live("every train gate run starts from exactly its commit's files: what the last one left is gone", () =>
+    Effect.gen(function* () {
+      const p = yield* project()
+      const tasks = yield* tasksOf(["a", "b", "c"].map(writes))
+      // Fails if an earlier run's output is still there, then leaves some (untracked, and ignored by -x too).
+      const gate = [
+        "sh",
+        "-c",
+        "test ! -e gate-output && mkdir gate-output && touch gate-output/x && node test.mjs"
+      ]
+      const summary = yield* runPool(p, { tasks, workers: 1, preflight: false, batch: "serial", gate })
+      assert.deepStrictEqual(outcomes(summary), { a: "merged", b: "merged", c: "merged" })
+      assert.strictEqual(summary.trainGateRuns, 3)
+    }).pipe(Effect.scoped)
+  )
+
   it.live(
     "a train worktree a killed run left registered but gone (moved to the trash, not pruned) is made again",
     () =>

@@ -980,6 +980,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
 
   const trainTree = Path.join(config.root, "train")
   let trainTreeReady = false
+  let trainTreeCleaning: Fiber.Fiber<void, Git.GitError> | undefined
   let batchNumber = Math.max(
     0,
     ...previous.map((entry) => (entry._tag === "merging" || entry._tag === "merged" ? entry.batch : 0))
@@ -1004,13 +1005,17 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       )
       trainTreeReady = true
     } else {
-      yield* Git.checkoutDetached(trainTree, commit)
+      // Cleaned after its last gate run (see below), off the train's path.
+      if (trainTreeCleaning !== undefined) yield* Fiber.join(trainTreeCleaning)
+      yield* Git.checkoutDetached(trainTree, commit, { clean: false })
     }
     const verdict = yield* gateWithRetries(
       config.gate,
       trainTree,
       Path.join(config.root, "logs", "train", `batch-${batchNumber}-${commit.slice(0, 12)}`)
     )
+    // What the gate left behind goes now, while the train lands the batch or stacks the next one.
+    trainTreeCleaning = yield* Effect.forkChild(Git.cleanWorktree(trainTree))
     metrics.trainGateRuns += verdict.runs
     emit({
       _tag: "Gate",
@@ -1238,24 +1243,23 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       pending.unshift(...deferred)
       if (stack.length === 0) continue
       emit({ _tag: "Batch", batch: batchNumber, tasks: stack.map((s) => s.ready.task.id), tip })
-      // The next batch's merges are made while this one's gate runs.
+      // The next batch's merges are made while this one's gate runs. A green batch lands at once: the merge
+      // being made ahead when the gate ended is finished beside the landing, not before it.
       const gated = yield* Deferred.make<void>()
-      const [green, arrived] = yield* Effect.all(
-        [
-          tipIsGreen(tip, stack[stack.length - 1].tree, `batch ${batchNumber}`).pipe(
-            Effect.ensuring(Deferred.succeed(gated, undefined))
-          ),
-          stackAhead(tip, Train.next(sizing, size, true), pending.length, gated)
-        ],
-        { concurrency: 2 }
+      const ahead = yield* Effect.forkChild(
+        stackAhead(tip, Train.next(sizing, size, true), pending.length, gated)
       )
-      pending.push(...arrived)
+      const green = yield* tipIsGreen(tip, stack[stack.length - 1].tree, `batch ${batchNumber}`).pipe(
+        Effect.ensuring(Deferred.succeed(gated, undefined))
+      )
       if (green) {
         const landed = yield* land(old, stack)
+        pending.push(...(yield* Fiber.join(ahead)))
         if (!landed) pending.unshift(...stack.map((s) => s.ready))
         size = Train.next(sizing, size, true)
         continue
       }
+      pending.push(...(yield* Fiber.join(ahead)))
       // Red: bisect to the first entry whose prefix is red. Before it, the prefix was gated green.
       metrics.bisections += 1
       const culprit =
