@@ -378,13 +378,17 @@ describe("Pool", () => {
       Effect.gen(function* () {
         const p = yield* project()
         const events: Array<Pool.Event> = []
-        // a's agent edits shared.txt in its worktree, and (as the user, meanwhile) in the main tree too.
+        // a's agent edits shared.txt in its worktree, and (as the user, meanwhile) in the main tree too. It
+        // finishes once b is merged, so that b's move of the base and a's are two (a move git refuses to follow
+        // brings none of its files, b's included, had they landed together).
+        const bMerged = Path.join(p.dir, "b-merged")
         const a = {
           id: "a",
           prompt: "edit shared",
           owns: ["shared.txt"],
           agent: command(
             { write: Path.join(p.repo, "shared.txt"), content: "the user's own edit\n" },
+            { waitFor: bMerged },
             { write: "shared.txt", content: "line by a\nsecond line\n" }
           )
         }
@@ -393,7 +397,10 @@ describe("Pool", () => {
           tasks,
           workers: 2,
           gate: ["node", "test.mjs"],
-          onEvent: (event) => events.push(event)
+          onEvent: (event) => {
+            events.push(event)
+            if (event._tag === "Merged" && event.tasks.includes("b")) Fs.writeFileSync(bMerged, "")
+          }
         })
         assert.deepStrictEqual(outcomes(summary), { a: "merged", b: "merged" })
         assert.strictEqual(p.git("show", "main:shared.txt"), "line by a\nsecond line")
