@@ -2058,10 +2058,24 @@ const swapRef = (
   Effect.gen(function* () {
     yield* requireFullRef(repo, args, ref)
     const output = yield* run(repo, args, { okExitCodes: [0, 1, 128] })
-    if (output.exitCode === 0) return
-    const actual = Option.getOrNull(yield* refValue(repo, ref))
-    if (actual !== expected) return yield* new RefMoved({ repo, ref, expected, actual })
-    // The ref is where it was expected (a lock held by another git, a bad id): not a move.
+    if (output.exitCode !== 0) return yield* movedOrFailed(repo, args, output, [{ ref, expected }])
+  })
+
+/**
+ * Why a compare-and-swap of `refs` that git refused failed: `RefMoved` for the first ref not where it was
+ * expected (read now), else a `GitError` (a lock held by another git, a bad id: not a move).
+ */
+const movedOrFailed = (
+  repo: string,
+  args: ReadonlyArray<string>,
+  output: Output,
+  refs: ReadonlyArray<{ readonly ref: string; readonly expected: string | null }>
+): Effect.Effect<never, GitError | RefMoved, Git> =>
+  Effect.gen(function* () {
+    for (const { expected, ref } of refs) {
+      const actual = Option.getOrNull(yield* refValue(repo, ref))
+      if (actual !== expected) return yield* new RefMoved({ repo, ref, expected, actual })
+    }
     return yield* gitError(repo, args, output)
   })
 
@@ -2273,12 +2287,7 @@ export const deleteRefs = (
     for (const { ref } of refs) yield* requireFullRef(repo, args, ref)
     const input = refs.map(({ expected, ref }) => `delete ${ref}\0${expected}\0`).join("")
     const output = yield* run(repo, args, { input, okExitCodes: [0, 1, 128] })
-    if (output.exitCode === 0) return
-    for (const { expected, ref } of refs) {
-      const actual = Option.getOrNull(yield* refValue(repo, ref))
-      if (actual !== expected) return yield* new RefMoved({ repo, ref, expected, actual })
-    }
-    return yield* gitError(repo, args, output)
+    if (output.exitCode !== 0) return yield* movedOrFailed(repo, args, output, refs)
   })
 
 // -----------------------------------------------------------------------------

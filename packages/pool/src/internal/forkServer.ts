@@ -24,8 +24,9 @@ import { environmentOf, argvOf, signalGroup, killGrace } from "./gitRun.ts"
 
 /**
  * The server, as CommonJS source for `node -e`: one request per line on stdin (`{ i, file, args, cwd, env,
- * cap, input }`, `input` base64, written to the command's stdin), for each a `{ i, pid }` line once started, then `{ i, code, signal, out, total, err }` (base64) once
- * it has exited and its output is read, or `{ i, error }` when it could not start. A request with `stream`
+ * cap, input }`, `input` base64, written to the command's stdin), for each a `{ i, pid }` line once started,
+ * then `{ i, code, signal, out, total, err }` (base64) once it has exited and its output is read, or
+ * `{ i, error }` when it could not start. A request with `stream`
  * (an agent, a gate: see `launch`) gets its output as it comes instead: `{ i, o }` and `{ i, e }` chunks
  * (base64), `{ i, oEnd }` and `{ i, eEnd }` when a pipe closes, `{ i, exit: [code, signal] }` when it exits.
  * It exits when stdin ends.

@@ -225,6 +225,15 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
   const trashDir = Path.join(config.root, "trash")
   yield* Effect.promise(() => Fs.promises.rm(trashDir, { recursive: true, force: true }))
 
+  /** Moves a worktree into the trash as `name` (one rename: to git it is gone at once); its path there. */
+  const intoTrash = (worktree: string, name: string) => {
+    const to = Path.join(trashDir, name)
+    Fs.mkdirSync(trashDir, { recursive: true })
+    Fs.rmSync(to, { recursive: true, force: true })
+    Fs.renameSync(worktree, to)
+    return to
+  }
+
   /** Removes an attempt's worktree; the branch stays (it is deleted only once merged). */
   const removeWorktree = (path: string) =>
     Fs.existsSync(path) ? Git.worktreeRemove(repo, path) : Git.worktreePrune(repo)
@@ -246,12 +255,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const trashed: Array<string> = []
     for (const item of items) {
       const worktree = worktreeOf(item.task, item.attempt)
-      if (!Fs.existsSync(worktree)) continue
-      const to = Path.join(trashDir, `${item.task}-${item.attempt}`)
-      Fs.mkdirSync(trashDir, { recursive: true })
-      Fs.rmSync(to, { recursive: true, force: true })
-      Fs.renameSync(worktree, to)
-      trashed.push(to)
+      if (Fs.existsSync(worktree)) trashed.push(intoTrash(worktree, `${item.task}-${item.attempt}`))
     }
     yield* Git.worktreePrune(repo)
     const holders = items.some((item) => item.merged !== undefined)
@@ -269,17 +273,19 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
         ? [{ ref: `refs/heads/${branchOf(item.task, item.attempt)}`, expected: item.merged }]
         : []
     )
-    const swapped =
-      swaps.length > 1 &&
-      (yield* Git.deleteRefs(repo, swaps).pipe(
+    const swapped = new Set<string>()
+    if (swaps.length > 1) {
+      const all = yield* Git.deleteRefs(repo, swaps).pipe(
         Effect.as(true),
         Effect.catchTag("RefMoved", () => Effect.succeed(false))
-      ))
+      )
+      if (all) for (const swap of swaps) swapped.add(swap.ref)
+    }
     const cleaned: Array<Draft> = []
     for (const item of items) {
       const branch = branchOf(item.task, item.attempt)
       let deleted: boolean | undefined
-      if (swapped && swaps.some((swap) => swap.ref === `refs/heads/${branch}`)) deleted = true
+      if (swapped.has(`refs/heads/${branch}`)) deleted = true
       else if (item.merged !== undefined && !holders.has(branch)) {
         // One at a time (alone, or after the transaction found one moved). Moved, checked out elsewhere or
         // gone: the full check below decides.
@@ -1481,13 +1487,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
   yield* Fiber.interruptAll([...workers, trainFiber, preparerFiber])
   // The train's worktree goes as merged ones do, while the last cleanup runs: renamed into the trash (to git it
   // is gone at once), forgotten by the prune below, emptied by fs.
-  let trainTrash: string | undefined
-  if (Fs.existsSync(trainTree)) {
-    trainTrash = Path.join(trashDir, "train")
-    Fs.mkdirSync(trashDir, { recursive: true })
-    Fs.rmSync(trainTrash, { recursive: true, force: true })
-    Fs.renameSync(trainTree, trainTrash)
-  }
+  const trainTrash = Fs.existsSync(trainTree) ? intoTrash(trainTree, "train") : undefined
   yield* Fiber.join(cleaner)
   yield* Fiber.join(followerFiber)
   if (cleanerFailure !== undefined) return yield* Effect.failCause(cleanerFailure as Cause.Cause<never>)
