@@ -1370,14 +1370,15 @@ export const commitAll = (
   )
 
 /**
- * A commit and its tree: what `commitWork` and `headOf` tell.
+ * A commit, its tree, its parents and the paths it changes against its first parent: what `commitWork` and
+ * `headOf` tell.
  *
  * **Example**
  *
  * ```ts
  * import * as Git from "@handoffkit/pool/Git"
  *
- * const made: Git.Committed = { commit: "a".repeat(40), tree: "b".repeat(40) }
+ * const made: Git.Committed = { commit: "a".repeat(40), tree: "b".repeat(40), parents: ["c".repeat(40)], changed: ["a.txt"] }
  * console.log(made.tree.length) // 40
  * ```
  *
@@ -1387,20 +1388,26 @@ export const commitAll = (
 export interface Committed {
   readonly commit: string
   readonly tree: string
+  readonly parents: ReadonlyArray<string>
+  /**
+   * The paths the commit changes against its first parent (all its paths for a root commit; none for a merge),
+   * as `changedPaths` tells them: renames are not detected, paths are relative to the repository's top.
+   */
+  readonly changed: ReadonlyArray<string>
 }
 
 /**
- * `commitAll`, telling the new commit's tree as well as its id.
+ * `commitAll`, telling the new commit's tree, parent and changed paths as well as its id.
  *
  * **When to use**
  *
- * When the tree is needed next (the pool keys the gates it ran by tree): both come from one `git rev-parse`
- * after the commit, instead of one each.
+ * When the tree and the changed paths are needed next (the pool keys the gates it ran by tree, and checks the
+ * paths against what the task owns): all come from one git command after the commit, instead of one each.
  *
  * **Details**
  *
  * As `commitAll`: `git add -A`, then `git commit --no-verify`; `Option.none()` when there was nothing to commit;
- * then `git rev-parse --revs-only HEAD HEAD^{tree} --`.
+ * then `headOf`.
  *
  * **Example**
  *
@@ -1452,7 +1459,8 @@ export const commitWork = (
   })
 
 /**
- * The commit `HEAD` names in `dir`, and its tree, from one `git rev-parse --revs-only HEAD HEAD^{tree} --`.
+ * The commit `HEAD` names in `dir`, its tree, its parents and the paths it changes against its first parent,
+ * from one `git diff-tree -r -z --root --always --no-renames --name-only --format=... HEAD --`.
  *
  * **When to use**
  *
@@ -1461,7 +1469,8 @@ export const commitWork = (
  *
  * **Details**
  *
- * Fails with `GitError` when `HEAD` names no commit (a branch with none yet).
+ * Fails with `GitError` when `HEAD` names no commit (a branch with none yet). A merge's `changed` is empty (no
+ * combined diff): compare it with a parent through `changedPaths`.
  *
  * **Example**
  *
@@ -1492,19 +1501,34 @@ export const commitWork = (
  */
 export const headOf = (dir: string): Effect.Effect<Committed, GitError, Git> =>
   Effect.gen(function* () {
-    // `--revs-only ... --`: both are revisions even if the worktree has a file named HEAD.
-    const args = ["rev-parse", "--revs-only", "HEAD", "HEAD^{tree}", "--"]
-    const lines = (yield* stdoutOf(dir, args)).split("\n").filter((line) => line !== "")
-    const [commit, tree] = lines
-    if (lines.length !== 2 || !isObjectId(commit!) || !isObjectId(tree!)) {
+    // `HEAD --`: a revision even if the worktree has a file named HEAD. `--always`: the header of a commit that
+    // changes nothing too. The output is the header, a NUL, a newline, then the paths, each ending in a NUL.
+    const args = [
+      "diff-tree",
+      "-r",
+      "-z",
+      "--root",
+      "--always",
+      "--no-renames",
+      "--name-only",
+      "--format=%H %T %P",
+      "HEAD",
+      "--"
+    ]
+    const output = yield* stdoutOf(dir, args)
+    const end = output.indexOf("\0")
+    const ids = (end < 0 ? output : output.slice(0, end)).trim().split(" ")
+    const [commit, tree, ...parents] = ids
+    if (end < 0 || ids.length < 2 || !ids.every(isObjectId)) {
       return yield* new GitError({
         args,
         dir,
         exitCode: 0,
-        stderr: `expected two object ids, got ${JSON.stringify(lines.join(" ").slice(0, 200))}`
+        stderr: `expected a commit, a tree and parents, got ${JSON.stringify(output.slice(0, 200))}`
       })
     }
-    return { commit: commit!, tree: tree! }
+    const changed = parse.nulFields(output.slice(end + 1).replace(/^\n/, ""))
+    return { commit: commit!, tree: tree!, parents, changed }
   })
 
 /**
@@ -2333,7 +2357,51 @@ export const deleteRefs = (
  * @since 0.1.0
  */
 export const branchExists = (repo: string, branch: string): Effect.Effect<boolean, GitError, Git> =>
-  Effect.map(refValue(repo, `refs/heads/${branch}`), Option.isSome)
+  Effect.map(branchCommit(repo, branch), Option.isSome)
+
+/**
+ * The commit a local branch points at, or `Option.none()` when there is no such branch.
+ *
+ * **When to use**
+ *
+ * When the answer to `branchExists` and the branch's commit are both needed: one git command instead of two.
+ *
+ * **Details**
+ *
+ * As `branchExists`: exactly `refs/heads/<branch>`, from `git for-each-ref`; a branch with no commit yet does
+ * not exist.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { execFileSync } from "node:child_process"
+ * import * as Fs from "node:fs"
+ * import * as Os from "node:os"
+ * import * as Path from "node:path"
+ * import { Effect, Option } from "effect"
+ * import * as Git from "@handoffkit/pool/Git"
+ *
+ * const repo = Fs.mkdtempSync(Path.join(Os.tmpdir(), "git-doc-"))
+ * execFileSync("git", ["init", "-q", "-b", "main", repo])
+ * const program = Effect.gen(function*() {
+ *   Fs.writeFileSync(Path.join(repo, "a.txt"), "one\n")
+ *   const made = yield* Git.commitAll(repo, { message: "first", author: { name: "Ada", email: "ada@example.com" } })
+ *   const main = yield* Git.branchCommit(repo, "main")
+ *   return [Option.getOrThrow(main) === Option.getOrThrow(made), Option.isNone(yield* Git.branchCommit(repo, "x"))]
+ * }).pipe(
+ *   Effect.provide(Git.layerNode),
+ *   Effect.ensuring(Effect.sync(() => Fs.rmSync(repo, { recursive: true, force: true })))
+ * )
+ * Effect.runPromise(program).then(console.log) // [true, true]
+ * ```
+ *
+ * @category branches
+ * @since 0.1.0
+ */
+export const branchCommit = (
+  repo: string,
+  branch: string
+): Effect.Effect<Option.Option<string>, GitError, Git> => refValue(repo, `refs/heads/${branch}`)
 
 /**
  * The local branches whose name starts with `prefix`, with their commits.

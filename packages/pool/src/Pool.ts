@@ -16,7 +16,7 @@
  */
 import * as Path from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Duration, Effect, Layer, Schema } from "effect"
+import { Duration, Effect, Layer, Option, Schema } from "effect"
 import type { Budget } from "@handoffkit/core"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Agents from "./Agents.ts"
@@ -153,6 +153,8 @@ export interface Resolved {
   readonly file: string | undefined
   readonly options: Record<string, Schema.Json> | undefined
   readonly base: string
+  /** The base's commit when `resolve` looked (a fresh run starts from it instead of asking git again). */
+  readonly baseCommit?: string | undefined
   readonly root: string
   readonly workers: number
   readonly lookahead: number
@@ -399,7 +401,8 @@ export const resolve = Effect.fnUntraced(function* (config: Config) {
     }
     base = branch.value
   }
-  if (base === undefined || !(yield* Git.branchExists(repo, base))) {
+  const baseCommit = base === undefined ? Option.none() : yield* Git.branchCommit(repo, base)
+  if (base === undefined || Option.isNone(baseCommit)) {
     return yield* new PoolError({ reason: `the base branch ${base} does not exist in ${repo}` })
   }
   let status = yield* Effect.fromResult(firstStatus)
@@ -437,6 +440,7 @@ export const resolve = Effect.fnUntraced(function* (config: Config) {
     file: config.file,
     options: config.options,
     base,
+    baseCommit: baseCommit.value,
     root,
     workers,
     lookahead,

@@ -177,7 +177,11 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       })
     }
   }
-  const baseCommit = yield* Git.revParse(repo, baseRef)
+  // A fresh run starts where `resolve` saw the base a moment ago; a resumed one asks again, after the strays.
+  const baseCommit =
+    previous.length === 0 && config.baseCommit !== undefined
+      ? config.baseCommit
+      : yield* Git.revParse(repo, baseRef)
   if (runEntry === undefined) {
     yield* write({
       _tag: "run",
@@ -829,23 +833,29 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     let { commit } = made
     // The commit's tree, when it is known here (it keys the train's cache of green trees).
     let tree: string | undefined
+    let head: Git.Committed | undefined
     if (job.start === "agent" || job.start === "commit") {
       const t0 = Date.now()
       const committed = yield* Git.commitWork(worktree, { message: task.message, author })
       // Nothing left to commit: an agent that commits its own work (Codex, aider and others do) moved the
       // branch itself, and its commits are the attempt's work. One that did neither changed nothing.
-      const head = Option.isSome(committed) ? committed.value : yield* Git.headOf(worktree)
-      if (Option.isNone(committed) && (from === undefined || head.commit === from)) {
+      const now = Option.isSome(committed) ? committed.value : yield* Git.headOf(worktree)
+      if (Option.isNone(committed) && (from === undefined || now.commit === from)) {
         return yield* fail(job, "commit", "the agent changed nothing", worktree)
       }
-      commit = head.commit
-      tree = head.tree
+      head = now
+      commit = now.commit
+      tree = now.tree
       addPhase(task.id, "commit", Date.now() - t0)
     }
     if (from === undefined || commit === undefined) {
       return yield* fail(job, "resume", "the journal lost the attempt's commit", worktree)
     }
-    const changed = yield* Git.changedPaths(repo, from, commit)
+    // The pool's own commit on top of where the attempt started: git told its changed paths with its id.
+    const changed =
+      head !== undefined && head.parents.length === 1 && head.parents[0] === from
+        ? head.changed
+        : yield* Git.changedPaths(repo, from, commit)
     const outside = Plan.outside(task, changed)
     yield* write({ _tag: "committed", task: task.id, attempt: job.attempt, commit, changed, outside })
     emit({ _tag: "Phase", task: task.id, attempt: job.attempt, worker, phase: "committed", detail: commit })
