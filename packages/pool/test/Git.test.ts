@@ -340,7 +340,7 @@ describe("Git: the working tree", () => {
   )
 
   live(
-    "commitWork and headOf: the commit and its tree from one rev-parse, even beside a file named HEAD",
+    "commitWork and headOf: the commit, its tree, parents and changed paths from one diff-tree, even beside a file named HEAD",
     () =>
       Effect.gen(function* () {
         const repo = yield* makeRepo({ "a.txt": "a\n" })
@@ -350,12 +350,61 @@ describe("Git: the working tree", () => {
         assert.strictEqual(made.commit, git(repo.dir, "rev-parse", "HEAD"))
         assert.strictEqual(made.tree, git(repo.dir, "rev-parse", "HEAD^{tree}"))
         assert.notStrictEqual(made.commit, repo.initial)
+        assert.deepStrictEqual(made.parents, [repo.initial])
+        // As changedPaths tells them: the two new files, relative to the top.
+        assert.deepStrictEqual(made.changed, ["HEAD", "b.txt"])
         assert.deepStrictEqual(yield* Git.headOf(repo.dir), made)
+        Fs.renameSync(Path.join(repo.dir, "a.txt"), Path.join(repo.dir, "odd name\n.txt"))
+        const moved = Option.getOrThrow(yield* Git.commitWork(repo.dir, { message: "move", author }))
+        assert.deepStrictEqual(moved.changed, yield* Git.changedPaths(repo.dir, made.commit, moved.commit))
+        assert.deepStrictEqual(moved.changed.toSorted(), ["a.txt", "odd name\n.txt"])
+        // A commit that changes nothing, and a merge: their header still comes, with no paths.
+        git(repo.dir, "commit", "--allow-empty", "-qm", "empty")
+        const empty = yield* Git.headOf(repo.dir)
+        assert.deepStrictEqual([empty.parents, empty.changed], [[moved.commit], []])
+        git(repo.dir, "checkout", "-qb", "side", made.commit)
+        writeFiles(repo.dir, { "side.txt": "side\n" })
+        git(repo.dir, "add", "-A")
+        git(repo.dir, "commit", "-qm", "side")
+        git(repo.dir, "merge", "-q", "--no-edit", "main")
+        const merge = yield* Git.headOf(repo.dir)
+        assert.strictEqual(merge.parents.length, 2)
+        assert.deepStrictEqual(merge.changed, [])
         // A branch with no commit yet: a GitError, not a made-up id.
         const root = yield* makeTempDir()
         git(root, "init", "-q", "-b", "main", "fresh")
         const error = yield* Git.headOf(Path.join(root, "fresh")).pipe(Effect.flip)
         assert.strictEqual(error._tag, "GitError")
+      })
+  )
+
+  live(
+    "a command's environment: git's fixed variables under the caller's own, and its group ended after it",
+    () =>
+      Effect.gen(function* () {
+        const repo = yield* makeRepo({ "a.txt": "a\n" })
+        // Through the fork server once it is up (the first commands of a forked service may go direct).
+        yield* Git.run(repo.dir, ["--version"])
+        yield* Effect.sleep("400 millis")
+        const env = { GIT_AUTHOR_NAME: "Extra Name", GIT_AUTHOR_EMAIL: "extra@example.com" }
+        const ident = yield* Git.run(repo.dir, ["var", "GIT_AUTHOR_IDENT"], { env })
+        assert.match(ident.stdout, /^Extra Name <extra@example\.com> /)
+        // The fixed variables come with every command, with or without variables of its own.
+        assert.strictEqual((yield* Git.run(repo.dir, ["var", "GIT_PAGER"], { env })).stdout.trim(), "cat")
+        assert.strictEqual((yield* Git.run(repo.dir, ["var", "GIT_PAGER"])).stdout.trim(), "cat")
+        // A process git leaves behind in its group (an alias's background job) is ended once git is done.
+        const left = yield* Git.run(repo.dir, ["-c", "alias.bg=!sleep 30 >/dev/null 2>&1 & echo $!", "bg"])
+        const pid = Number(left.stdout.trim())
+        assert.isTrue(pid > 0, left.stdout)
+        const alive = () => {
+          try {
+            return !/^\S+ \S+ [ZX] /.test(Fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/\(.*\)/, "x"))
+          } catch {
+            return false
+          }
+        }
+        for (let i = 0; i < 100 && alive(); i++) yield* Effect.sleep("20 millis")
+        assert.isFalse(alive(), `sleep ${pid} still runs`)
       })
   )
 

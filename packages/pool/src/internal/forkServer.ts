@@ -25,8 +25,10 @@ import { environmentOf, argvOf, signalGroup, killGrace } from "./gitRun.ts"
 /**
  * The server, as CommonJS source for `node -e`: one request per line on stdin (`{ i, file, args, cwd, env,
  * cap, input }`, `input` base64, written to the command's stdin), for each a `{ i, pid }` line once started,
- * then `{ i, code, signal, out, total, err }` (base64) once it has exited and its output is read, or
- * `{ i, error }` when it could not start. A request with `stream`
+ * then `{ i, code, signal, out, total, err }` (base64) once it has exited, its output is read and what it left
+ * in its process group was sent SIGTERM, or `{ i, error }` when it could not start. A git request's `env` may
+ * be left out for `gitEnv`, the git environment the last request that had one set (`{ gitEnv }`): it is the
+ * same for most commands, and sending it once saves the pool's thread building and encoding it each time. A request with `stream`
  * (an agent, a gate: see `launch`) gets its output as it comes instead: `{ i, o }` and `{ i, e }` chunks
  * (base64), `{ i, oEnd }` and `{ i, eEnd }` when a pipe closes, `{ i, exit: [code, signal] }` when it exits.
  * It exits when stdin ends.
@@ -37,6 +39,7 @@ const { spawn } = require("node:child_process")
 const send = (message) => process.stdout.write(JSON.stringify(message) + "\n")
 const errCap = 65536
 let buffered = ""
+let gitEnv
 const launch = (r) => {
   let child
   try {
@@ -67,7 +70,9 @@ const start = (r) => {
   let ended = false
   const input = typeof r.input === "string" ? Buffer.from(r.input, "base64") : undefined
   try {
-    child = spawn(r.file, r.args, { cwd: r.cwd ?? undefined, env: r.env, detached: true, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] })
+    if (r.gitEnv !== undefined) gitEnv = r.gitEnv
+    const env = r.env ?? (r.extra === undefined ? gitEnv : Object.assign({}, gitEnv, r.extra))
+    child = spawn(r.file, r.args, { cwd: r.cwd ?? undefined, env, detached: true, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] })
   } catch (e) {
     send({ i: r.i, error: String((e && e.message) || e) })
     return
@@ -107,6 +112,8 @@ const start = (r) => {
   child.on("close", (code, signal) => {
     if (ended) return
     ended = true
+    // What git left in its group goes, as with a direct spawn (ESRCH, the usual answer, is not an error).
+    try { process.kill(-child.pid, "SIGTERM") } catch {}
     send({ i: r.i, code, signal, total, out: Buffer.concat(kept).toString("base64"), err: Buffer.concat(err).toString("base64") })
   })
 }
@@ -340,6 +347,10 @@ export const start = (
     yield* Effect.addFinalizer(() => Effect.andThen(Queue.shutdown(lines), failAll))
     yield* Deferred.await(ready)
 
+    // This process's environment as git gets it (see `gitRun.environmentOf`), as it is when the server starts:
+    // building it is most of the cost of a request, and it does not change during a run.
+    const gitEnv = environmentOf({ dir: undefined, args: [] })
+    let envSent = false
     const run = (request: Request): Effect.Effect<Output, Failure> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
@@ -350,12 +361,14 @@ export const start = (
             done: yield* Deferred.make<Output, Failure>()
           }
           pending.set(i, p)
+          // The git environment goes with the first request; a request's own variables go with it.
           const line = JSON.stringify({
             i,
             file: "git",
             args: argvOf(request),
             cwd: null,
-            env: environmentOf(request),
+            ...(envSent ? {} : { gitEnv }),
+            ...(request.env === undefined ? {} : { extra: request.env }),
             ...(request.input === undefined
               ? {}
               : { input: Buffer.from(request.input, "utf8").toString("base64") }),
@@ -363,6 +376,7 @@ export const start = (
               ? request.maxStdoutBytes
               : null
           })
+          envSent = true
           yield* Queue.offer(lines, `${line}\n`)
           const stop = Effect.gen(function* () {
             const pid = yield* Deferred.await(p.pid).pipe(Effect.option)
@@ -374,16 +388,8 @@ export const start = (
               yield* Deferred.await(p.done).pipe(Effect.ignore)
             }
           })
-          return yield* restore(Deferred.await(p.done)).pipe(
-            Effect.onInterrupt(() => stop),
-            // What git left in its group goes, as with a direct spawn.
-            Effect.ensuring(
-              Deferred.await(p.pid).pipe(
-                Effect.option,
-                Effect.map((pid) => (Option.isSome(pid) ? signalGroup(pid.value, "SIGTERM") : undefined))
-              )
-            )
-          )
+          // What git left in its group the server ends before it replies.
+          return yield* restore(Deferred.await(p.done)).pipe(Effect.onInterrupt(() => stop))
         })
       )
 
