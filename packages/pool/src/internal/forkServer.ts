@@ -23,14 +23,15 @@ import type { Failure, Output, Request } from "./gitRun.ts"
 import { environmentOf, argvOf, signalGroup, killGrace } from "./gitRun.ts"
 
 /**
- * The server, as CommonJS source for `node -e`: one request per line on stdin (`{ i, file, args, cwd, env,
- * cap, input }`, `input` base64, written to the command's stdin), for each a `{ i, pid }` line once started,
- * then `{ i, code, signal, out, total, err }` (base64) once it has exited, its output is read and what it left
- * in its process group was sent SIGTERM, or `{ i, error }` when it could not start. A git request's `env` may
- * be left out for `gitEnv`, the git environment the last request that had one set (`{ gitEnv }`): it is the
- * same for most commands, and sending it once saves the pool's thread building and encoding it each time. A request with `stream`
- * (an agent, a gate: see `launch`) gets its output as it comes instead: `{ i, o }` and `{ i, e }` chunks
- * (base64), `{ i, oEnd }` and `{ i, eEnd }` when a pipe closes, `{ i, exit: [code, signal] }` when it exits.
+ * The server, as CommonJS source for `node -e`: one git request per line on stdin (`{ i, file, args, cwd,
+ * gitEnv, extra, cap, input }`, `input` base64, written to the command's stdin), for each a `{ i, pid }` line
+ * once started, then `{ i, code, signal, out, total, err }` (base64) once it has exited, its output is read and
+ * what it left in its process group was sent SIGTERM, or `{ i, error }` when it could not start. A git request
+ * carries no whole environment: git's (`gitEnv`) comes once, with the first request, and each request adds its
+ * own variables (`extra`), which saves the pool's thread building and encoding it for every command. A request
+ * with `stream` (an agent, a gate: see `launch`) carries its whole `env` and gets its output as it comes
+ * instead: `{ i, o }` and `{ i, e }` chunks (base64), `{ i, oEnd }` and `{ i, eEnd }` when a pipe closes,
+ * `{ i, exit: [code, signal] }` when it exits.
  * It exits when stdin ends.
  */
 export const source = String.raw`
@@ -71,7 +72,7 @@ const start = (r) => {
   const input = typeof r.input === "string" ? Buffer.from(r.input, "base64") : undefined
   try {
     if (r.gitEnv !== undefined) gitEnv = r.gitEnv
-    const env = r.env ?? (r.extra === undefined ? gitEnv : Object.assign({}, gitEnv, r.extra))
+    const env = r.extra === undefined ? gitEnv : Object.assign({}, gitEnv, r.extra)
     child = spawn(r.file, r.args, { cwd: r.cwd ?? undefined, env, detached: true, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] })
   } catch (e) {
     send({ i: r.i, error: String((e && e.message) || e) })

@@ -831,21 +831,18 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
     const task = job.task
     const { branch, worktree, author, from } = made
     let { commit } = made
-    // The commit's tree, when it is known here (it keys the train's cache of green trees).
-    let tree: string | undefined
+    // The attempt's head, when it is committed here: its tree keys the train's cache of green trees.
     let head: Git.Committed | undefined
     if (job.start === "agent" || job.start === "commit") {
       const t0 = Date.now()
       const committed = yield* Git.commitWork(worktree, { message: task.message, author })
       // Nothing left to commit: an agent that commits its own work (Codex, aider and others do) moved the
       // branch itself, and its commits are the attempt's work. One that did neither changed nothing.
-      const now = Option.isSome(committed) ? committed.value : yield* Git.headOf(worktree)
-      if (Option.isNone(committed) && (from === undefined || now.commit === from)) {
+      head = Option.isSome(committed) ? committed.value : yield* Git.headOf(worktree)
+      if (Option.isNone(committed) && (from === undefined || head.commit === from)) {
         return yield* fail(job, "commit", "the agent changed nothing", worktree)
       }
-      head = now
-      commit = now.commit
-      tree = now.tree
+      commit = head.commit
       addPhase(task.id, "commit", Date.now() - t0)
     }
     if (from === undefined || commit === undefined) {
@@ -873,7 +870,7 @@ const runWith = Effect.fnUntraced(function* (config: Pool.Resolved) {
       }
     }
 
-    yield* gates.withPermit(gateStage(worker, job, { commit, tree, from, branch, worktree }))
+    yield* gates.withPermit(gateStage(worker, job, { commit, tree: head?.tree, from, branch, worktree }))
   })
 
   /** The task's gate in its worktree (unless `preflight` is off), then the commit goes to the train. */
