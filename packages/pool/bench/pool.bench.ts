@@ -5,15 +5,42 @@
  * - `pool.overhead`: the pool's own time per task (worktree, commit, no-op gate, merge, removal), one worker,
  *   against the same git commands run raw one after the other.
  * - `pool.gates`: the train's gate runs per merged task against serial merging, 16 passing tasks.
+ *
+ * The repositories live on a tmpfs (`/dev/shm`) when there is one, or under `HANDOFFKIT_BENCH_DIR`; both sides
+ * of every ratio on the same one. Why not the disk: on these machines it is ext4 without a journal, where the
+ * kernel will not reuse an inode freed in the last 60 to 300 s and reads past every such inode to find a free
+ * one (`recently_deleted` in fs/ext4/ialloc.c; a journaled ext4 skips the check). Measured here: creating a file
+ * costs 8 to 11 µs on tmpfs and 270 to 460 µs on that disk in a directory whose files were just deleted. Every
+ * git command that writes creates files (lock files, objects, a worktree's checkout), so on that disk a run's
+ * wall time also measures how many files were deleted in the minutes before it, the previous run's among them:
+ * the same 8-worker run took 2.24 to 2.33 s on tmpfs and 2.38 to 2.64 s on the disk, alternating.
  */
 import { NodeServices } from "@effect/platform-node"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { Effect } from "effect"
 import type { BenchSpec, Benchmark } from "../../../scripts/bench-types.d.ts"
 import * as Pool from "../src/Pool.ts"
 import { makeProject, removeProject, tasksOf, type Project } from "../test/fixtures/pool/project.ts"
+
+/** `statfs`'s type of a tmpfs (TMPFS_MAGIC). */
+const tmpfsMagic = 0x01021994
+
+/** Where the benchmarks' repositories go (see above). */
+const benchDir = ((): string => {
+  const given = process.env.HANDOFFKIT_BENCH_DIR
+  if (given !== undefined && given !== "") return given
+  try {
+    Fs.accessSync("/dev/shm", Fs.constants.W_OK)
+    if (Fs.statfsSync("/dev/shm").type === tmpfsMagic) return "/dev/shm"
+  } catch {
+    // No tmpfs there: the system's temporary directory.
+  }
+  return Os.tmpdir()
+})()
+let told = false
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `t${String(i).padStart(2, "0")}`)
 
@@ -44,7 +71,9 @@ const runTasks = (
   }).pipe(Effect.provide(NodeServices.layer))
 
 const inProject = async <A>(f: (p: Project) => Effect.Effect<A, unknown>): Promise<A> => {
-  const p = makeProject()
+  if (!told) console.log(`pool: repositories under ${benchDir}`)
+  told = true
+  const p = makeProject({}, benchDir)
   try {
     return await Effect.runPromise(f(p))
   } finally {
@@ -137,7 +166,7 @@ const overhead: BenchSpec = {
   measure: () =>
     inProject((p) => runTasks(p, 16, 0, { workers: 1, gate: ["true"] }).pipe(Effect.map((r) => r.ms / 16))),
   baselineMeasure: async () => {
-    const p = makeProject()
+    const p = makeProject({}, benchDir)
     try {
       return rawPerTask(p, 16)
     } finally {
