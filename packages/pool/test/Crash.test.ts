@@ -5,6 +5,7 @@ import * as Path from "node:path"
 import { Effect } from "effect"
 import * as Journal from "../src/Journal.ts"
 import * as Pool from "../src/Pool.ts"
+import { prng } from "./fixtures/prng.ts"
 import {
   agent,
   branches,
@@ -27,17 +28,6 @@ import {
 const runner = Path.join(import.meta.dirname, "fixtures", "pool", "run.ts")
 const runs = Number(process.env.HANDOFFKIT_RUNS ?? 5)
 const firstSeed = Number(process.env.HANDOFFKIT_SEED ?? 20261207)
-
-/** xorshift32: a seeded stream of integers below `bound`. */
-const prng = (seed: number) => {
-  let s = seed | 0 || 0x9e3779b9
-  return (bound: number) => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) % bound
-  }
-}
 
 const runPool = (config: Record<string, unknown>) =>
   Effect.callback<{ code: number | null; signal: string | null; stderr: string }>((resume) => {

@@ -2,17 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { Check } from "@handoffkit/testing"
 import * as Plan from "../src/Plan.ts"
-
-/** xorshift32: a seeded stream of integers below `bound`. */
-const prng = (seed: number) => {
-  let s = seed | 0 || 0x9e3779b9
-  return (bound: number) => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) % bound
-  }
-}
+import { prng } from "./fixtures/prng.ts"
 
 // -----------------------------------------------------------------------------
 // a second, independent matcher: globs as regular expressions

@@ -3,8 +3,10 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Result, Schema } from "effect"
+import { Cause, Duration, Effect, Exit, Result, Schema } from "effect"
+import { Check } from "@handoffkit/testing"
 import * as Task from "../src/Task.ts"
+import { prng } from "./fixtures/prng.ts"
 
 const fixture = (name: string) => Path.join(import.meta.dirname, "fixtures", "tasks", name)
 
@@ -473,7 +475,224 @@ const hostile: ReadonlyArray<Hostile> = [
   }
 ]
 
+// -----------------------------------------------------------------------------
+// generated task files: valid entries with random fields replaced by hostile values, and raw junk
+// -----------------------------------------------------------------------------
+
+const hostileStrings: ReadonlyArray<string> = [
+  "",
+  " ",
+  "../x",
+  "/etc/passwd",
+  "a/../../b",
+  "--upload-pack=evil",
+  "a b;rm -rf /",
+  "$(touch pwned)",
+  "`id`",
+  "x".repeat(300),
+  "fïx",
+  "fix-\u{1F525}",
+  "fix\u202Egnp",
+  "a\u0000b",
+  "line\nbreak",
+  "\r",
+  "a..b",
+  "x.lock",
+  "HEAD",
+  "@{1}",
+  "__proto__",
+  "constructor",
+  "src/**",
+  "src/{a,b}.ts",
+  "[",
+  "**/..",
+  "~/x",
+  "C:\\x",
+  "5 minutes",
+  "forever",
+  "codex",
+  "ok-id"
+]
+
+const pick = <A>(random: (n: number) => number, values: ReadonlyArray<A>): A => values[random(values.length)]!
+
+/** A value of any JSON shape, hostile strings and edge numbers included. */
+const junkValue = (random: (n: number) => number, depth = 0): unknown => {
+  switch (random(depth > 2 ? 5 : 8)) {
+    case 0:
+      return pick(random, hostileStrings)
+    case 1:
+      return pick(random, [0, -1, 1, 1.5, 2 ** 53, -0, 1e300, 86_400_001, 101])
+    case 2:
+      return pick(random, [true, false, null])
+    case 3:
+      return `${pick(random, hostileStrings)}${pick(random, hostileStrings)}`
+    case 4:
+      return pick(random, ["a", "b", "t1", "src/**"])
+    case 5:
+      return Array.from({ length: random(4) }, () => junkValue(random, depth + 1))
+    default: {
+      const out: Record<string, unknown> = {}
+      for (let i = random(4); i > 0; i--)
+        out[pick(random, [...fields, ...hostileStrings])] = junkValue(random, depth + 1)
+      return out
+    }
+  }
+}
+
+const fields = ["id", "title", "prompt", "owns", "gate", "timeout", "retries", "agent", "author", "message"]
+
+const validAgents: ReadonlyArray<unknown> = [
+  "codex",
+  { type: "codex", model: "gpt-5.1-codex", fast: true },
+  { type: "command", argv: ["node", "agent.js"], env: { MODE: "fast" } }
+]
+
+/** A valid entry, then (half the time) 1 to 3 of its fields replaced, added or removed. */
+const genEntry = (random: (n: number) => number, index: number): Record<string, unknown> => {
+  const entry: Record<string, unknown> = {
+    id: `t${index}`,
+    prompt: `Task ${index}.`,
+    owns: [`src/t${index}/**`]
+  }
+  if (random(2) === 0) entry.gate = ["npm", "test"]
+  if (random(2) === 0) entry.timeout = pick(random, ["5 minutes", 90_000])
+  if (random(2) === 0) entry.retries = random(4)
+  if (random(2) === 0) entry.agent = pick(random, validAgents)
+  if (random(3) === 0) entry.author = { name: "Agent", email: "agent@example.com" }
+  // Half the entries stay valid, so that whole files of them decode too.
+  for (let i = random(2) === 0 ? 0 : 1 + random(3); i > 0; i--) {
+    const field = random(8) === 0 ? pick(random, hostileStrings) : pick(random, fields)
+    if (random(6) === 0) delete entry[field]
+    else entry[field] = random(3) === 0 ? junkValue(random) : pick(random, hostileStrings)
+  }
+  return entry
+}
+
+/** Valid defaults, then (a third of the time) one field replaced or added. */
+const genDefaults = (random: (n: number) => number): Record<string, unknown> => {
+  const defaults: Record<string, unknown> = {}
+  if (random(2) === 0) defaults.gate = ["npm", "test"]
+  if (random(2) === 0) defaults.retries = random(4)
+  if (random(2) === 0) defaults.agent = pick(random, validAgents)
+  if (random(3) === 0) defaults[pick(random, fields)] = junkValue(random)
+  return defaults
+}
+
+/** A whole file's value: a list of entries, or `{ defaults, tasks }`, or any other shape. */
+const genFile = (random: (n: number) => number): unknown => {
+  const entries = Array.from({ length: random(5) }, (_, i) => genEntry(random, random(8) === 0 ? 0 : i))
+  switch (random(8)) {
+    case 0:
+      return junkValue(random)
+    case 1:
+      return { defaults: junkValue(random), tasks: entries }
+    case 2:
+    case 3:
+      return { defaults: genDefaults(random), tasks: entries }
+    default:
+      return entries
+  }
+}
+
+/** Text that is neither JSON nor YAML, or almost: the parsers' own errors. */
+const genText = (random: (n: number) => number): string => {
+  const alphabet = [
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ",",
+    '"',
+    "'",
+    "-",
+    " ",
+    "\n",
+    "#",
+    "&",
+    "*",
+    "!",
+    "|",
+    ">",
+    "%",
+    "@",
+    "a",
+    "1",
+    "\t",
+    "\\",
+    "\u0000"
+  ]
+  return Array.from({ length: 1 + random(60) }, () => pick(random, alphabet)).join("")
+}
+
+const decodeStats = { runs: 0, decoded: 0, refused: 0, multi: 0 }
+
 describe("Task", () => {
+  it.prop(
+    "any task file decodes to valid tasks or is refused with a TaskFileError naming the file, one printable line a problem; never a defect",
+    { seed: Schema.Int },
+    ({ seed }) => {
+      const random = prng(seed)
+      const { file, text } = pick(random, formats)
+      const source = random(5) === 0 ? genText(random) : text(genFile(random))
+      const exit = Effect.runSyncExit(Task.decode(source, { file }))
+      const info = `${file}:\n${source}`
+      if (Exit.isFailure(exit)) {
+        const error = Cause.findErrorOption(exit.cause)
+        assert.isTrue(
+          error._tag === "Some",
+          `a defect, not a typed error: ${Cause.pretty(exit.cause)}\n${info}`
+        )
+        if (error._tag !== "Some") return
+        const e = error.value
+        assert.strictEqual(e._tag, "TaskFileError", info)
+        assert.strictEqual(e.file, file, info)
+        assert.isAtLeast(e.problems.length, 1, info)
+        const lines = e.message.split("\n")
+        assert.strictEqual(lines.length, e.problems.length, info)
+        for (const line of lines) {
+          assert.isTrue(line.startsWith(`${file}: `), `${line}\n${info}`)
+          assert.isTrue(printable(line), `not safe to print: ${JSON.stringify(line)}\n${info}`)
+        }
+        decodeStats.refused++
+        if (e.problems.length > 1) decodeStats.multi++
+      } else {
+        const tasks = exit.value.tasks
+        assert.strictEqual(exit.value.file, file)
+        const lower = new Set<string>()
+        for (const task of tasks) {
+          assert.isTrue(Schema.is(Task.Task)(task), `not a valid task: ${JSON.stringify(task)}\n${info}`)
+          assert.isTrue(Result.isSuccess(Task.validateId(task.id)), `${task.id}\n${info}`)
+          assert.isFalse(lower.has(task.id.toLowerCase()), `id twice: ${task.id}\n${info}`)
+          lower.add(task.id.toLowerCase())
+          assert.isAtLeast(task.owns.length, 1, info)
+          for (const glob of task.owns) {
+            assert.isFalse(
+              glob.startsWith("/") || glob.split("/").includes(".."),
+              `${glob} leaves the repository\n${info}`
+            )
+          }
+          if (task.gate !== undefined)
+            assert.isTrue(task.gate.length > 0 && task.gate.every((arg) => arg !== ""), info)
+          assert.isTrue(Number.isInteger(task.retries) && task.retries >= 0, info)
+          if (task.timeout !== undefined) assert.isTrue(Duration.toMillis(task.timeout) > 0, info)
+        }
+        decodeStats.decoded++
+      }
+      // The same text decodes the same way again.
+      assert.deepStrictEqual(Effect.runSyncExit(Task.decode(source, { file })), exit)
+      decodeStats.runs++
+    },
+    Check.propOptions({ runs: 600 })
+  )
+
+  it("the task file property saw files decoded, refused, and refused for several problems", () => {
+    assert.isAtLeast(decodeStats.runs, 600)
+    assert.isAbove(decodeStats.decoded, 80)
+    assert.isAbove(decodeStats.refused, 200)
+    assert.isAbove(decodeStats.multi, 80)
+  })
   describe("hostile input is refused, naming the file, the entry and the field", () => {
     for (const { format, file, text } of formats) {
       for (const c of hostile) {
@@ -698,6 +917,18 @@ describe("Task", () => {
         assert.include(error.reason, "is not valid JSON")
         assert.include(error.reason, "line 3")
       }).pipe(Effect.provide(NodeServices.layer))
+    )
+
+    it.effect(
+      "invalid JSON's words quote the file escaped, on one line (no terminal escape gets through)",
+      () =>
+        Effect.gen(function* () {
+          const error = yield* Effect.flip(Task.decode("\u001b[2J\n}", { file: "t.json" }))
+          assert.include(error.reason, "is not valid JSON")
+          assert.include(error.reason, "\\u001b[2J\\n}")
+          assert.isTrue(printable(error.message), JSON.stringify(error.message))
+          assert.strictEqual(error.message.split("\n").length, 1)
+        })
     )
 
     it.effect("invalid YAML says so, with the parser's words", () =>

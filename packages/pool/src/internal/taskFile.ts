@@ -430,14 +430,27 @@ const jsonReason = (text: string, error: unknown): string => {
   return `${message} (line ${line} column ${column})`
 }
 
+/**
+ * A parser's words as one printable line, what is not printable ASCII escaped and the line cut, as `show` does
+ * for values: V8's JSON errors quote the file around the mistake as it is, line breaks and control characters
+ * included (`Unexpected token '\', "\\\na}..." is not valid JSON`), and a problem is one line of the error.
+ */
+const printableLine = (message: string): string => {
+  const escaped = message.replace(/[^\x20-\x7e]/g, (char) =>
+    char === "\n" ? "\\n" : `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}... (cut)` : escaped
+}
+
 const parse = (text: string, format: Format): Result.Result<unknown, string> => {
   try {
     return Result.succeed(format === "json" ? JSON.parse(text) : Yaml.parse(text))
   } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
     return Result.fail(
       format === "json"
-        ? `is not valid JSON: ${jsonReason(text, error)}`
-        : `is not valid YAML: ${error instanceof Error ? error.message : String(error)}`
+        ? `is not valid JSON: ${printableLine(jsonReason(text, error))}`
+        : `is not valid YAML: ${printableLine(message)}`
     )
   }
 }
