@@ -516,6 +516,8 @@ const hostileStrings: ReadonlyArray<string> = [
 
 const pick = <A>(random: (n: number) => number, values: ReadonlyArray<A>): A => values[random(values.length)]!
 
+const fields = ["id", "title", "prompt", "owns", "gate", "timeout", "retries", "agent", "author", "message"]
+
 /** A value of any JSON shape, hostile strings and edge numbers included. */
 const junkValue = (random: (n: number) => number, depth = 0): unknown => {
   switch (random(depth > 2 ? 5 : 8)) {
@@ -539,8 +541,6 @@ const junkValue = (random: (n: number) => number, depth = 0): unknown => {
     }
   }
 }
-
-const fields = ["id", "title", "prompt", "owns", "gate", "timeout", "retries", "agent", "author", "message"]
 
 const validAgents: ReadonlyArray<unknown> = [
   "codex",

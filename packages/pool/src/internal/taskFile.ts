@@ -13,14 +13,27 @@ const formatIssue = SchemaIssue.makeFormatterDefault()
 // showing hostile values safely
 // -----------------------------------------------------------------------------
 
+/** Every character that is not printable ASCII as an escape: a line break as `\n`, the rest as `\uXXXX`. */
+const escapeUnprintable = (text: string): string =>
+  text.replace(/[^\x20-\x7e]/g, (char) =>
+    char === "\n" ? "\\n" : `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
+
 /** A string as a quoted literal that prints safely: escapes every non-printable or non-ASCII character. */
 export const show = (value: string): string => {
   const head = value.length > 48 ? value.slice(0, 40) : value
-  const quoted = JSON.stringify(head).replace(
-    /[^\x20-\x7e]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
-  )
+  const quoted = escapeUnprintable(JSON.stringify(head))
   return value.length > 48 ? `${quoted}... (${value.length} characters)` : quoted
+}
+
+/**
+ * A parser's words as one printable line, escaped and cut as `show` does for values: V8's JSON errors quote the
+ * file around the mistake as it is, line breaks and control characters included (`Unexpected token '\',
+ * "\\\na}..." is not valid JSON`), and a problem is one line of the error.
+ */
+const printableLine = (message: string): string => {
+  const escaped = escapeUnprintable(message)
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}... (cut)` : escaped
 }
 
 const describeChar = (char: string): string =>
@@ -420,26 +433,13 @@ export const formatOf = (file: string): Format | undefined => {
 }
 
 /** JSON.parse's message, with a line and column when it only gives a position. */
-const jsonReason = (text: string, error: unknown): string => {
-  const message = error instanceof Error ? error.message : String(error)
+const jsonReason = (text: string, message: string): string => {
   const position = /at position (\d+)(?!\d| \(line)/.exec(message)
   if (position === null) return message
   const before = text.slice(0, Number(position[1]))
   const line = before.split("\n").length
   const column = before.length - before.lastIndexOf("\n")
   return `${message} (line ${line} column ${column})`
-}
-
-/**
- * A parser's words as one printable line, what is not printable ASCII escaped and the line cut, as `show` does
- * for values: V8's JSON errors quote the file around the mistake as it is, line breaks and control characters
- * included (`Unexpected token '\', "\\\na}..." is not valid JSON`), and a problem is one line of the error.
- */
-const printableLine = (message: string): string => {
-  const escaped = message.replace(/[^\x20-\x7e]/g, (char) =>
-    char === "\n" ? "\\n" : `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
-  )
-  return escaped.length > 200 ? `${escaped.slice(0, 200)}... (cut)` : escaped
 }
 
 const parse = (text: string, format: Format): Result.Result<unknown, string> => {
@@ -449,7 +449,7 @@ const parse = (text: string, format: Format): Result.Result<unknown, string> => 
     const message = error instanceof Error ? error.message : String(error)
     return Result.fail(
       format === "json"
-        ? `is not valid JSON: ${printableLine(jsonReason(text, error))}`
+        ? `is not valid JSON: ${printableLine(jsonReason(text, message))}`
         : `is not valid YAML: ${printableLine(message)}`
     )
   }
